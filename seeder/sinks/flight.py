@@ -1,0 +1,192 @@
+"""Arrow Flight sink: exactly MyTSDB's DoPut contract, several metric streams in parallel.
+
+One DoPut stream per metric (PATH descriptor = metric name), batches as generated (int64 ms,
+float64, one utf8 column per label, series-contiguous, < 4 MiB). Streams are spread over
+``streams`` worker threads so gRPC transfers overlap with generation; a bounded queue keeps
+memory flat. Any refusal surfaces as a SinkError naming the location and the cause.
+
+Example::
+
+    sink = FlightSink("grpc+tcp://127.0.0.1:8815")
+    sink.open(); [sink.write(b) for b in iter_batches(spec)]; sink.close()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.flight as fl
+
+from seeder.errors import SinkError
+from seeder.generate import MetricBatch
+from seeder.sinks.base import Sink
+
+MAX_MESSAGE = 4 * 1024 * 1024
+_OPEN, _BATCH, _END, _STOP = range(4)
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line from a Flight/gRPC error: the server's message without tracebacks and debug context."""
+    text = str(exc).split(". Detail:")[0].split(". gRPC client debug context")[0]
+    text = text.replace("Flight returned unavailable error, with message: ", "")
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
+class _Worker(threading.Thread):
+    """Owns one Flight client; runs the DoPut streams it is handed, one after another."""
+
+    def __init__(self, sink: FlightSink, n: int) -> None:
+        super().__init__(name=f"flight-sink-{n}", daemon=True)
+        self.sink = sink
+        self.q: queue.SimpleQueue[tuple[int, Any]] = queue.SimpleQueue()
+        self.pending = 0  # bytes queued, guarded by sink.cond
+        self.client: fl.FlightClient | None = None
+
+    def run(self) -> None:
+        writer = None
+        metric = ""
+        failed = False
+        while True:
+            op, arg = self.q.get()
+            if op == _STOP:
+                break
+            try:
+                if failed:
+                    continue
+                if op == _OPEN:
+                    metric = arg[0]
+                    if self.client is None:
+                        self.client = fl.connect(self.sink.location)
+                    writer, _ = self.client.do_put(fl.FlightDescriptor.for_path(metric), arg[1])
+                elif op == _BATCH:
+                    writer.write_batch(arg.batch)
+                elif op == _END:
+                    writer.done_writing()
+                    writer.close()
+                    writer = None
+            except Exception as exc:  # any failure of the stream: remember it, drain the rest
+                failed = True
+                self.sink.fail(f"stream {metric!r}: {describe_error(exc)}", exc)
+            finally:
+                if op == _BATCH:
+                    self.sink.release(self, arg)
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.close()
+
+
+class FlightSink(Sink):
+    """Send the main slice to a Flight endpoint (MyTSDB's port 8815)."""
+
+    name = "flight"
+    default_slices = ("main",)
+
+    def __init__(self, location: str, slices: tuple[str, ...] | None = None, streams: int = 4,
+                 connect_timeout: float = 10.0, queue_bytes: int = 256 * 2**20) -> None:
+        super().__init__(slices)
+        if not location.startswith(("grpc+tcp://", "grpc://")):
+            raise SinkError(f"flight {location!r}: expected grpc+tcp://HOST:PORT")
+        self.location = location
+        self.streams = max(1, streams)
+        self.connect_timeout = connect_timeout
+        self.queue_bytes = queue_bytes
+        self.cond = threading.Condition()
+        self.error: str | None = None
+        self.rows_sent = 0
+        self._workers: list[_Worker] = []
+        self._current: _Worker | None = None
+        self._metric: str | None = None
+        self._queued = 0
+
+    def describe(self) -> str:
+        return self.location
+
+    def open(self) -> None:
+        client = fl.connect(self.location)
+        try:
+            client.wait_for_available(timeout=self.connect_timeout)
+        except (fl.FlightUnavailableError, fl.FlightTimedOutError) as exc:
+            raise SinkError(f"flight {self.location}: unreachable within {self.connect_timeout:g}s "
+                            f"({describe_error(exc)})") from None
+        finally:
+            client.close()
+        self._workers = [_Worker(self, i) for i in range(self.streams)]
+        for w in self._workers:
+            w.start()
+
+    def fail(self, message: str, exc: BaseException) -> None:
+        with self.cond:
+            if self.error is None:
+                kind = "rejected the data" if isinstance(exc, pa.ArrowInvalid) else "failed"
+                if isinstance(exc, fl.FlightUnavailableError):
+                    kind = "became unreachable"
+                self.error = f"flight {self.location}: {kind}: {message}"
+            self.cond.notify_all()
+
+    def release(self, worker: _Worker, batch: MetricBatch) -> None:
+        n = _cost(batch)
+        with self.cond:
+            self.rows_sent += batch.batch.num_rows
+            worker.pending -= n
+            self._queued -= n
+            self.cond.notify_all()
+
+    def _check(self) -> None:
+        if self.error is not None:
+            raise SinkError(self.error)
+
+    def write(self, batch: MetricBatch) -> None:
+        self._check()
+        size = pa.ipc.get_record_batch_size(batch.batch)
+        if size >= MAX_MESSAGE:
+            raise SinkError(f"flight {self.location}: batch of {batch.metric} is {size} bytes, "
+                            f"over gRPC's {MAX_MESSAGE}-byte message limit")
+        if batch.metric != self._metric:
+            if self._current is not None:
+                self._current.q.put((_END, None))
+            with self.cond:  # the least busy worker takes the new metric's stream
+                self._current = min(self._workers, key=lambda w: w.pending)
+            self._metric = batch.metric
+            self._current.q.put((_OPEN, (batch.metric, batch.batch.schema)))
+        n = _cost(batch)
+        with self.cond:
+            while self._queued + n > self.queue_bytes and self._queued > 0 and self.error is None:
+                self.cond.wait(timeout=1.0)
+            self._check()
+            self._current.pending += n
+            self._queued += n
+        self._current.q.put((_BATCH, batch))
+
+    def close(self) -> None:
+        """End the last stream, wait for every worker; DoPut OK on every stream = confirmed."""
+        if self._current is not None:
+            self._current.q.put((_END, None))
+        self._stop(wait=None)
+        self._check()
+
+    def abort(self) -> None:
+        with self.cond:
+            if self.error is None:
+                self.error = f"flight {self.location}: aborted"
+        self._stop(wait=5.0)
+
+    def _stop(self, wait: float | None) -> None:
+        for w in self._workers:
+            w.q.put((_STOP, None))
+        deadline = None if wait is None else time.monotonic() + wait
+        for w in self._workers:
+            w.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if w.client is not None and not w.is_alive():
+                w.client.close()
+        self._workers = []
+        self._current = None
+
+
+def _cost(batch: MetricBatch) -> int:
+    """Bytes a queued batch holds on its own (label columns are shared between batches of a group)."""
+    return batch.batch.column(0).nbytes + batch.batch.column(1).nbytes
