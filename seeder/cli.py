@@ -49,6 +49,19 @@ def _positive_int(text: str) -> int:
     return v
 
 
+def _count(text: str) -> int:
+    """A positive sample count: 20000000, 2e7, 20M, 500k."""
+    t = text.strip()
+    mult = {"k": 1e3, "m": 1e6, "g": 1e9}.get(t[-1:].lower(), 1.0)
+    try:
+        v = float(t[:-1] if mult != 1.0 else t) * mult
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count (e.g. 20000000, 2e7, 20M)") from None
+    if v < 1 or v != int(v):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a whole count >= 1")
+    return int(v)
+
+
 def _number(text: str) -> float:
     try:
         return float(text)
@@ -94,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help=knob.replace("_", " ").capitalize())
     g.add_argument("--metrics", metavar="NAME[,NAME]", action="append",
                    help="Only these metrics (comma-separated, repeatable)")
-    g.add_argument("--target-samples", type=_positive_int, metavar="N",
+    g.add_argument("--target-samples", type=_count, metavar="N",
                    help="Solve the free topology knobs to land within 5%% of N samples")
     g.add_argument("--seed", type=int, help="Seed of every name and value (default 42)")
     g.add_argument("--end-time", metavar="T", help="Window end: Unix seconds or RFC3339 (default now), "

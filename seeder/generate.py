@@ -16,9 +16,9 @@ Example::
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -28,8 +28,14 @@ from seeder.spec import SeedSpec
 from seeder.topology import Topology, build_topology, stable_hash
 
 #: estimated IPC payload per batch (worst-case label lengths); gRPC's default limit is 4 MiB
-TARGET_BATCH_BYTES = 2_500_000
+TARGET_BATCH_BYTES = 3_000_000
 MIN_CHUNK = 96
+
+
+class Hasher(Protocol):
+    """What the digest needs of a hashlib object."""
+
+    def update(self, data: bytes | memoryview, /) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -109,19 +115,34 @@ def plan_metric(spec: SeedSpec, topo: Topology, m: catalog.Metric) -> MetricPlan
         vals[name] = uniq
         idx[name] = np.tile(np.array([uniq.index(c) for c in col], dtype=np.int32), n_units)
     labels = m.labels
-    dicts = {name: pa.array(vals[name], pa.utf8()) for name in labels}
+    known = topo.extra.setdefault("dicts", {})  # one dictionary object per distinct value list
+    dicts = {}
+    for name in labels:
+        vk = (name, tuple(vals[name]))
+        if vk not in known:
+            known[vk] = pa.array(vals[name], pa.utf8())
+        dicts[name] = known[vk]
     fam = np.uint64(stable_hash(family(m)))
     unit_keys = models.mix64(keys ^ fam)
     row_bytes = 16 + sum(4 + max((len(s.encode()) for s in vals[name]), default=0) for name in labels)
     rows = max(1, TARGET_BATCH_BYTES // row_bytes)
     upg = min(n_units, max(1, rows // (per_unit * MIN_CHUNK)))
-    chunk = min(topo.n_times, max(1, rows // (upg * per_unit)))
+    chunk = _even_chunk(topo.n_times, min(topo.n_times, max(1, rows // (upg * per_unit))))
     region = unit["region"]
     return MetricPlan(m, topo, dicts, {n: idx[n] for n in labels}, unit_keys, region,
                       resets.astype(np.int64), upg, chunk)
 
 
-def iter_batches(spec: SeedSpec, slice_name: str = "main", *, hasher: hashlib._Hash | None = None
+def _even_chunk(n_times: int, limit: int) -> int:
+    """A chunk length that divides the window if one is close to the limit: no odd tail chunk, whose
+    label columns would have to be built again."""
+    for d in range(limit, max(1, (3 * limit) // 4) - 1, -1):
+        if n_times % d == 0:
+            return d
+    return limit
+
+
+def iter_batches(spec: SeedSpec, slice_name: str = "main", *, hasher: Hasher | None = None
                  ) -> Iterator[MetricBatch]:
     """Yield every batch of one slice in order (all batches of a metric consecutively).
 
@@ -131,14 +152,22 @@ def iter_batches(spec: SeedSpec, slice_name: str = "main", *, hasher: hashlib._H
     if slice_name == "otlp" and spec.otlp_samples_per_series < 1:
         return
     topo = build_topology(spec, slice_name)
+    shared: dict[tuple[str, int, int, bytes], pa.Array] = {}
     for m in spec.selected_metrics():
         plan = plan_metric(spec, topo, m)
-        yield from metric_batches(spec, plan, hasher=hasher)
+        previous, shared = shared, {}
+        yield from metric_batches(spec, plan, hasher=hasher, labels=(previous, shared))
 
 
 def metric_batches(spec: SeedSpec, plan: MetricPlan, *, units_per_group: int | None = None,
-                   chunk: int | None = None, hasher: hashlib._Hash | None = None) -> Iterator[MetricBatch]:
-    """The batches of one metric; overriding the layout (one big block) gives the reference model."""
+                   chunk: int | None = None, hasher: Hasher | None = None,
+                   labels: tuple[dict, dict] | None = None) -> Iterator[MetricBatch]:
+    """The batches of one metric; overriding the layout (one big block) gives the reference model.
+
+    ``labels`` = (the previous metric's label columns, this metric's): consecutive metrics of the
+    same entities (cAdvisor's container_* family) reuse identical columns instead of rebuilding them.
+    """
+    previous, current = labels if labels is not None else ({}, {})
     m, topo = plan.metric, plan.topo
     upg = units_per_group or plan.units_per_group
     chunk = chunk or plan.chunk
@@ -172,19 +201,26 @@ def metric_batches(spec: SeedSpec, plan: MetricPlan, *, units_per_group: int | N
             t1 = min(n_times, t0 + chunk)
             c = t1 - t0
             if c not in cache:
-                cols = [plan.dicts[n].take(pa.array(np.repeat(plan.idx[n][s0:s1], c))) for n in names]
+                cols = []
+                for n in names:
+                    key = (n, c, id(plan.dicts[n]), plan.idx[n][s0:s1].tobytes())
+                    col = previous.get(key)
+                    if col is None:
+                        col = plan.dicts[n].take(pa.array(np.repeat(plan.idx[n][s0:s1], c)))
+                    current[key] = col
+                    cols.append(col)
                 cache[c] = (cols, np.tile(np.arange(c, dtype=np.int64) * interval, s1 - s0))
             cols, offsets = cache[c]
             local = hours[t0:t1][None, :] + topo.utc_offset_h[:, None]
-            block.diurnal = np.sin((local - 8.0) * (2 * np.pi / 24))[region]
+            block.diurnal = models.diurnal(local)[region]
             block.t0, block.t1 = t0, t1
             values = np.ascontiguousarray(model(block, m), dtype=np.float64).reshape(-1)
             ts = offsets + (topo.start_ms + t0 * interval)
             if spec.jitter:
                 jit = block.noise(skeys ^ np.int64(0x5A5A5))
                 ts += ((jit + 1.0) * (interval * 3 / 16)).astype(np.int64).reshape(-1)
-            if hasher is not None:
-                hasher.update(ts.data)
+            if hasher is not None:  # aligned timestamps enter the digest through their grid parameters
+                hasher.update(ts.data if spec.jitter else f"{ts[0]},{c},{interval},{s1 - s0}".encode())
                 hasher.update(values.data)
             rb = pa.RecordBatch.from_arrays([pa.array(ts), pa.array(values), *cols], schema=schema)
             yield MetricBatch(m.name, rb, s1 - s0, m.kind)

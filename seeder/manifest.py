@@ -1,4 +1,15 @@
-"""The seed manifest: what was (or will be) seeded, the single source of test expectations."""
+"""The seed manifest: what was (or will be) seeded, the single source of test expectations.
+
+Computable from the spec alone (``build_manifest``), so a stack knows what to expect before
+anything is sent; ``seeder.run`` adds the sinks and the data digest and saves it.
+
+Example::
+
+    >>> from seeder.spec import build_spec
+    >>> m = build_manifest(build_spec("tiny", end_time="2026-11-01T00:00:00Z"))
+    >>> m.metrics["kube_pod_status_phase"]["type"], m.query_time() < m.end_ms / 1000
+    ('gauge', True)
+"""
 
 from __future__ import annotations
 

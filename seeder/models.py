@@ -7,7 +7,6 @@ as one big block) and resets happen at the recorded restart index.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -137,7 +136,16 @@ def gauge(b: Block, m: catalog.Metric) -> np.ndarray:
 _FINITE = np.array(catalog.LE_BOUNDS[:-1])
 _EDGES = np.concatenate([[0.0], _FINITE, [_FINITE[-1] * 4]])  # +Inf observations land below 4x the top
 _MID_US = np.rint((_EDGES[:-1] + _EDGES[1:]) / 2 * 1e6)
-_ERF = np.vectorize(math.erf)
+
+
+def diurnal(local_hours: np.ndarray) -> np.ndarray:
+    """Daily shape in [-1, 1]: low at 02:00, high at 14:00 local time.
+
+    A parabolic sine (only +, *, mod): transcendental functions may round differently on other
+    CPUs/builds, and a flipped rounding would change an integer increment between two seedings.
+    """
+    y = np.mod((local_hours - 8.0) / 12.0, 2.0) - 1.0  # [-1, 1): one day
+    return -4.0 * y * (1.0 - np.abs(y))
 
 
 def _hist_parts(b: Block, m: catalog.Metric) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -147,9 +155,9 @@ def _hist_parts(b: Block, m: catalog.Metric) -> tuple[np.ndarray, np.ndarray, np
     n = rate[:, None] * (1.0 + p["diurnal"] * b.diurnal) * (1.0 + p["noise"] * b.noise(b.unit_offsets))
     cdf = b.cache.get("cdf")
     if cdf is None:
-        median = p["median_s"] * (0.5 + b.u(13))
-        z = (np.log(_FINITE)[None, :] - np.log(median)[:, None]) / (0.9 * math.sqrt(2))
-        cdf = b.cache["cdf"] = np.concatenate([0.5 * (1.0 + _ERF(z)), np.ones((len(median), 1))], axis=1)
+        # log-logistic latency (shape 3): the CDF needs only arithmetic, see diurnal()
+        r = (p["median_s"] * (0.5 + b.u(13)))[:, None] / _FINITE[None, :]
+        cdf = b.cache["cdf"] = np.concatenate([1.0 / (1.0 + r * r * r), np.ones((len(r), 1))], axis=1)
     n0 = np.rint(rate * (p["uptime_s"] / b.dt) * (0.2 + 0.8 * b.u(11)))
     return np.rint(n), cdf, n0, np.floor(n0[:, None] * cdf)
 

@@ -41,7 +41,9 @@ if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
   if [ ! -s "$TARBALL" ]; then
     command -v debootstrap >/dev/null 2>&1 || {
       say "installing debootstrap with apt-get"
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null 2>&1 \
+      { DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null 2>&1 \
+        || { apt-get update -q >/dev/null 2>&1 \
+             && DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null 2>&1; }; } \
         || fail "apt-get install debootstrap failed"; }
     step_start
     ROOTFS="$(mktemp -d "${TMPDIR:-/tmp}/harness-rootfs.XXXXXX")"

@@ -4,12 +4,15 @@
 #   sample-app images (+ --dry-run / --self-test) -> tests/promql on the docker stack with the
 #   local Prometheus image as target and reference -> no labelled container/volume left -> engine
 #   stopped. Prints the seconds of every step. Exit 0 = passed or skipped, 1 = a step failed.
-# Env: PYTHON (interpreter with the harness installed; default python3), HARNESS_DOCKER_DIR,
-# HARNESS_DOCKER_CACHE, HARNESS_DOCKER_KEEP_ENGINE=1 (leave the engine running for debugging).
+# Env: PYTHON (interpreter with the harness installed; default .venv/bin/python, else python3),
+# HARNESS_DOCKER_DIR, HARNESS_DOCKER_CACHE, HARNESS_DOCKER_KEEP_ENGINE=1 (leave the engine running).
 set -uo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-PYTHON="${PYTHON:-python3}"
+# The repo's venv (made by ./run.sh test in .ci/run) unless PYTHON names another interpreter.
+if [ -z "${PYTHON:-}" ]; then
+  if [ -x "$ROOT/.venv/bin/python" ]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python3; fi
+fi
 LABEL_KEY="io.mytsdb-harness.stack"
 T_ALL=$(date +%s)
 say() { echo "docker-ci: $*" >&2; }
@@ -20,9 +23,8 @@ step() {  # step <name> <command...>: run, time, stop CI on failure
   say "step '$name' $( [ $rc = 0 ] && echo ok || echo "FAILED (exit $rc)" ) in $(( $(date +%s) - t0 ))s"
   if [ $rc != 0 ]; then FAILED="$name"; exit 1; fi
 }
-pinned() {  # pinned <images key> from manifests/versions.yaml (the one place for pins)
-  "$PYTHON" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["images"][sys.argv[2]])' \
-    "$ROOT/manifests/versions.yaml" "$1"
+pinned() {  # pinned <image name>: from manifests/versions.yaml (the one place for pins)
+  (cd "$ROOT" && "$PYTHON" -c 'import sys; from fixtures.images_pinned import PINS; print(PINS.image(sys.argv[1]))' "$1")
 }
 
 t0=$(date +%s)
@@ -39,6 +41,7 @@ cleanup() {
   if [ -n "$leftovers" ]; then
     say "removing leftover containers: $(echo $leftovers)"; docker rm -f -v $leftovers >/dev/null 2>&1
   fi
+  docker image prune -f >/dev/null 2>&1  # superseded builds only; tagged images stay as cache
   [ "${HARNESS_DOCKER_KEEP_ENGINE:-0}" = 1 ] || "$HERE/stop-engine.sh"
   if [ -n "$FAILED" ]; then say "FAILED at step '$FAILED' after $(( $(date +%s) - T_ALL ))s"
   else say "passed in $(( $(date +%s) - T_ALL ))s"; fi
@@ -69,12 +72,15 @@ step "sample-app --self-test" docker run --rm --network none --label "$LABEL_KEY
   --self-test
 
 cd "$ROOT" || exit 1
-step "docker stack engine tests" "$PYTHON" -m pytest -q -p no:cacheprovider tests/unit -k docker_stack
+# No Ryuk (its image cannot be pulled; the stack removes its containers by label itself).
+export TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_CONNECTION_MODE=docker_host
+step "docker stack engine tests" "$PYTHON" -m pytest -q -p no:cacheprovider \
+  tests/unit/test_docker_stack_engine.py
 # Self-consistency run: the same Prometheus image as target and reference proves the plumbing
 # (ports, waits, seeding, cleanup); MyTSDB itself runs where an image of it exists.
 step "tests/promql on the docker stack" env HARNESS_TARGET_IMAGE="$REFERENCE_IMAGE" \
   "$PYTHON" -m pytest -q -p no:cacheprovider tests/promql --stack docker \
-  --reference-image "$REFERENCE_IMAGE" --seed-preset tiny
+  --reference-image "$REFERENCE_IMAGE" --seed-preset tiny --report-dir report/docker-stack
 
 check_no_leftovers() {
   local c v

@@ -30,6 +30,8 @@ if ! command -v dockerd >/dev/null 2>&1; then
     say "cannot start a Docker engine: apt-get install docker.io failed ($(tail -n1 "$DIR.apt.log"))"
     exit 3
   fi
+  command -v dockerd >/dev/null 2>&1 || {
+    say "cannot start a Docker engine: docker.io installed but dockerd is not on PATH ($PATH)"; exit 3; }
 fi
 
 mkdir -p "$DIR/data" "$DIR/exec"
@@ -57,7 +59,9 @@ while :; do
     echo "$DOCKER_HOST"; exit 0
   fi
   if ! kill -0 "$DPID" 2>/dev/null; then
-    say "cannot start a Docker engine: dockerd exited: $(grep -v '^\s*$' "$LOG" | tail -n1)"
+    wait "$DPID"; code=$?
+    last="$(grep -v '^\s*$' "$LOG" | tail -n1)"
+    say "cannot start a Docker engine: dockerd exited with code $code: ${last:-(no output)} (log $LOG)"
     exit 5
   fi
   if [ "$(date +%s)" -ge "$end" ]; then

@@ -45,6 +45,7 @@ class _Worker(threading.Thread):
         self.sink = sink
         self.q: queue.SimpleQueue[tuple[int, Any]] = queue.SimpleQueue()
         self.pending = 0  # bytes queued, guarded by sink.cond
+        self.streams = 0  # streams assigned so far
         self.client: fl.FlightClient | None = None
 
     def run(self) -> None:
@@ -56,7 +57,7 @@ class _Worker(threading.Thread):
             if op == _STOP:
                 break
             try:
-                if failed:
+                if failed or self.sink.error is not None:  # any failure stops every stream
                     continue
                 if op == _OPEN:
                     metric = arg[0]
@@ -71,7 +72,14 @@ class _Worker(threading.Thread):
                     writer = None
             except Exception as exc:  # any failure of the stream: remember it, drain the rest
                 failed = True
-                self.sink.fail(f"stream {metric!r}: {describe_error(exc)}", exc)
+                cause: BaseException = exc
+                if op == _BATCH and writer is not None:  # the server's status arrives with close()
+                    try:
+                        writer.close()
+                    except Exception as status:
+                        cause = status
+                    writer = None
+                self.sink.fail(f"stream {metric!r}: {describe_error(cause)}", cause)
             finally:
                 if op == _BATCH:
                     self.sink.release(self, arg)
@@ -87,7 +95,7 @@ class FlightSink(Sink):
     default_slices = ("main",)
 
     def __init__(self, location: str, slices: tuple[str, ...] | None = None, streams: int = 4,
-                 connect_timeout: float = 10.0, queue_bytes: int = 256 * 2**20) -> None:
+                 connect_timeout: float = 10.0, queue_bytes: int = 64 * 2**20) -> None:
         super().__init__(slices)
         if not location.startswith(("grpc+tcp://", "grpc://")):
             raise SinkError(f"flight {location!r}: expected grpc+tcp://HOST:PORT")
@@ -149,8 +157,9 @@ class FlightSink(Sink):
         if batch.metric != self._metric:
             if self._current is not None:
                 self._current.q.put((_END, None))
-            with self.cond:  # the least busy worker takes the new metric's stream
-                self._current = min(self._workers, key=lambda w: w.pending)
+            with self.cond:  # the least busy worker takes the new metric's stream (ties: fewest streams)
+                self._current = min(self._workers, key=lambda w: (w.pending, w.streams))
+                self._current.streams += 1
             self._metric = batch.metric
             self._current.q.put((_OPEN, (batch.metric, batch.batch.schema)))
         n = _cost(batch)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import promql_parser as pp
@@ -59,23 +60,28 @@ def values(name: str, dash: Dashboard, *, all_selected: bool) -> dict[str, Varia
     return out
 
 
+def children(node: Any) -> list[Any]:
+    """The direct sub-expressions of a promql_parser AST node."""
+    if isinstance(node, pp.BinaryExpr):
+        found = [node.lhs, node.rhs]
+    elif isinstance(node, pp.AggregateExpr):
+        found = [node.expr, node.param]
+    elif isinstance(node, pp.Call):
+        found = list(node.args)
+    elif isinstance(node, pp.SubqueryExpr | pp.ParenExpr | pp.UnaryExpr):
+        found = [node.expr]
+    elif isinstance(node, pp.MatrixSelector):
+        found = [node.vector_selector]
+    else:
+        found = []
+    return [c for c in found if c is not None]
+
+
 def walk(node: Any) -> Iterator[Any]:
     """Every node of a promql_parser AST."""
     yield node
-    children: list[Any] = []
-    if isinstance(node, pp.BinaryExpr):
-        children = [node.lhs, node.rhs]
-    elif isinstance(node, pp.AggregateExpr):
-        children = [node.expr, node.param]
-    elif isinstance(node, pp.Call):
-        children = list(node.args)
-    elif isinstance(node, pp.SubqueryExpr | pp.ParenExpr | pp.UnaryExpr):
-        children = [node.expr]
-    elif isinstance(node, pp.MatrixSelector):
-        children = [node.vector_selector]
-    for child in children:
-        if child is not None:
-            yield from walk(child)
+    for child in children(node):
+        yield from walk(child)
 
 
 def selectors(node: Any) -> list[pp.VectorSelector]:
@@ -239,3 +245,31 @@ def test_selector_check_catches_mistakes(dash: Dashboard, expr: str, expected: s
     ast = pp.parse(interpolate(expr, values("", dash, all_selected=True)))
     problems = [p for sel in selectors(ast) for p in _check_selector("crafted", sel)]
     assert any(expected in p for p in problems), problems
+
+
+LOOKBACK_DELTA = timedelta(minutes=5)
+
+
+def lookback(node: Any) -> timedelta:
+    """How far before the evaluation time an expression reads data (ranges, offsets, subqueries)."""
+    if isinstance(node, pp.VectorSelector):
+        return (node.offset or timedelta()) + LOOKBACK_DELTA
+    if isinstance(node, pp.MatrixSelector):
+        return node.range + (node.vector_selector.offset or timedelta())
+    if isinstance(node, pp.SubqueryExpr):
+        return node.range + (node.offset or timedelta()) + lookback(node.expr)
+    return max((lookback(c) for c in children(node)), default=timedelta())
+
+
+def test_every_query_fits_the_tiny_window(dash: Dashboard) -> None:
+    """CI seeds `tiny` (a few hours): an offset or range reaching before its start is an empty panel."""
+    available = timedelta(seconds=MANIFEST.query_time() - MANIFEST.start_ms / 1000)
+    too_far = []
+    for where, expr in all_targets(dash):
+        need = lookback(pp.parse(interpolate(expr, values("", dash, all_selected=True))))
+        if need > available:
+            too_far.append(
+                f"{where}: reads {need} back, the tiny window has {available} before the query time"
+            )
+    assert not too_far, "\n".join(too_far)
+    assert lookback(pp.parse("rate(x[5m] offset 1d)")) > available, "the check must catch a 1d offset"

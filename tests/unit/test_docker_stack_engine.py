@@ -6,10 +6,12 @@ of .ci/docker/base-images.sh; skips with one line naming what is missing.
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
 import sys
+import tarfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -22,11 +24,19 @@ import requests
 import yaml
 from testcontainers.core.container import DockerContainer
 
-from fixtures.errors import PrerequisiteMissing, WaitAborted
+from fixtures.errors import PrerequisiteMissing, StackStartError, WaitAborted
 from fixtures.options import HarnessConfig
 from fixtures.readiness import Wait
 from fixtures.stacks import docker_support as ds
-from fixtures.stacks.docker import TARGET_IMAGE_ENV, DockerStack
+from fixtures.stacks.docker import (
+    FLIGHT_PORT,
+    HTTP_PORT,
+    MYTSDB_ARGS,
+    OTLP_PORT,
+    TARGET_IMAGE_ENV,
+    DockerStack,
+    mytsdb_wait,
+)
 
 pytestmark = pytest.mark.docker
 ROOT = Path(__file__).resolve().parents[2]
@@ -176,3 +186,106 @@ def test_ctrl_c_removes_the_containers(client: docker.DockerClient, tmp_path: Pa
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+DOUBLE_FILES = ("tests/__init__.py", "tests/unit/otlp_receiver.py", "tests/unit/sink_support.py",
+                "tests/unit/docker_mytsdb_double.py")
+
+
+def build_mytsdb_double(client: docker.DockerClient, base: str) -> str:
+    """An image running tests/unit/docker_mytsdb_double.py on the seeder image's dependencies."""
+    dockerfile = (f"FROM {base}\nCOPY tests /double/tests\nENV PYTHONPATH=/double\n"
+                  'ENTRYPOINT ["python", "/double/tests/unit/docker_mytsdb_double.py"]\n')
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(dockerfile)
+        tar.addfile(info, io.BytesIO(dockerfile.encode()))
+        for rel in DOUBLE_FILES:
+            tar.add(str(ROOT / rel), arcname=rel)
+    buf.seek(0)
+    tag = "harness-test/mytsdb-double:dev"
+    client.images.build(fileobj=buf, custom_context=True, tag=tag, rm=True, network_mode="none")
+    return tag
+
+
+@pytest.fixture(scope="module")
+def mytsdb_double(client: docker.DockerClient) -> str:
+    need_image(client, PINS["seeder"])
+    return build_mytsdb_double(client, PINS["seeder"])
+
+
+def test_mytsdb_wait_covers_flight_not_just_health(client: docker.DockerClient, mytsdb_double: str,
+                                                   session: str) -> None:
+    target = DockerContainer(mytsdb_double, labels=ds.labels(session, "mytsdb", keep=False))
+    for port in (HTTP_PORT, FLIGHT_PORT, OTLP_PORT):
+        target.ports[f"{port}/tcp"] = ("127.0.0.1", None)  # type: ignore[assignment]
+    target.with_command(MYTSDB_ARGS).with_tmpfs_mount("/data").waiting_for(mytsdb_wait(60))
+    target.start()
+    flight = int(target.get_exposed_port(FLIGHT_PORT))
+    assert ds.tcp_check("127.0.0.1", flight)() is None, "ready was declared before Flight listened"
+
+
+def test_mytsdb_target_is_awaited_then_seeded_over_flight_and_otlp(client: docker.DockerClient,
+                                                                   mytsdb_double: str,
+                                                                   tmp_path: Path) -> None:
+    need_image(client, PROM_IMAGE)
+    double = mytsdb_double
+    config = HarnessConfig(stack="docker", rootdir=ROOT, artifacts=tmp_path / "artifacts",
+                           reference_image=PROM_IMAGE, mytsdb_image=double, seed_preset="tiny")
+    stack = DockerStack(config)
+    with stack as endpoints:
+        assert endpoints.target_kind == "mytsdb" and endpoints.target_has_otlp
+        assert endpoints.flight_location and endpoints.flight_location.startswith("grpc+tcp://127.0.0.1:")
+        stats = requests.get(f"{endpoints.target_url}/double/stats", timeout=10).json()
+        manifest = endpoints.manifest
+        assert manifest.otlp is not None
+        assert stats["flight_violations"] == []
+        assert stats["flight_rows"] == manifest.samples_total - manifest.otlp["samples"]
+        assert stats["otlp_requests"] > 0 and stats["otlp_requests"] == stats["otlp_calls"]
+        assert stats["data_dir"] == ["double-was-here"], "the data dir was not fresh"
+    assert session_items(client, stack.session) == []
+    log = (tmp_path / "artifacts/docker-stack/mytsdb.log").read_text()
+    assert "double: Flight on 8815" in log
+
+
+def test_backfill_fails_loudly_on_a_bad_file_and_loads_good_ones(client: docker.DockerClient,
+                                                                tmp_path: Path) -> None:
+    need_image(client, PROM_IMAGE)
+    good = tmp_path / "0-good.om"
+    good.write_text("# TYPE demo_total counter\ndemo_total{pod=\"p\"} 1 1761900000\n"
+                    "demo_total{pod=\"p\"} 2 1761900060\n# EOF\n")
+    bad = tmp_path / "1-bad.om"
+    bad.write_text("demo_total{pod=\"p\" 1 1761900000\n")  # unterminated label set
+    stack = DockerStack(stack_config(tmp_path, keep=False))
+    stack.client = client
+    try:
+        with pytest.raises(StackStartError) as err:
+            stack._start_prometheus("reference", PROM_IMAGE, files=[good, bad])
+        assert "exited" in str(err.value) and "1-bad.om" in str(err.value)
+        url = stack._start_prometheus("target", PROM_IMAGE, files=[good])
+        got = requests.get(f"{url}/api/v1/query", params={"query": "demo_total", "time": 1761900060},
+                           timeout=10).json()["data"]["result"]
+        assert [r["value"][1] for r in got] == ["2"]
+    finally:
+        ds.remove_session(client, stack.session)
+
+
+def test_xdist_owner_hands_the_stack_to_the_controller(client: docker.DockerClient, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    need_image(client, PROM_IMAGE)
+    monkeypatch.setenv(TARGET_IMAGE_ENV, PROM_IMAGE)
+    owner = DockerStack(stack_config(tmp_path, keep=False))
+    try:
+        endpoints = owner.endpoints = owner.start()
+        state = owner.export_state()
+        owner.detach()  # a worker's end: must not remove what other workers still query
+        owner.stop()
+        assert len(session_items(client, owner.session)) == 5
+        controller = DockerStack(stack_config(tmp_path, keep=False))
+        controller.restore_state(state, endpoints)
+        controller.stop()
+        assert session_items(client, owner.session) == []
+        assert (tmp_path / "artifacts/docker-stack/target.log").is_file()
+    finally:
+        ds.remove_session(client, owner.session)

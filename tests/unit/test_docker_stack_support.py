@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -17,14 +18,12 @@ import yaml
 
 from fixtures.errors import PrerequisiteMissing
 from fixtures.options import HarnessConfig
+from fixtures.stack_session import is_cluster_stack
 from fixtures.stacks import docker_support as ds
-from fixtures.stacks.docker import (
-    TARGET_IMAGE_ENV,
-    DockerStack,
-    pinned_reference_image,
-    prometheus_config,
-    target_image,
-)
+from fixtures.stacks.base import Endpoints
+from fixtures.stacks.docker import TARGET_IMAGE_ENV, DockerStack, target_image
+from fixtures.stacks.docker_prometheus import pinned_reference_image, prometheus_config
+from seeder.manifest import SeedManifest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -197,3 +196,29 @@ def test_http_check_status_and_body(http_port: int) -> None:
 def test_published_host_prefers_ipv4_loopback() -> None:
     assert ds.published_host("localhost") == "127.0.0.1"
     assert ds.published_host("10.1.2.3") == "10.1.2.3"
+
+
+def kept_stack(tmp_path: Path, *, keep: bool) -> DockerStack:
+    stack = DockerStack(HarnessConfig(stack="docker", keep_cluster=keep, rootdir=ROOT, artifacts=tmp_path))
+    manifest = SeedManifest(spec={}, seed=42, start_ms=0, end_ms=0, interval_ms=60000)
+    stack.endpoints = Endpoints(stack="docker", target_url="http://127.0.0.1:40001",
+                                reference_url="http://127.0.0.1:40002",
+                                flight_location="grpc+tcp://127.0.0.1:40003", manifest=manifest)
+    return stack
+
+
+def test_describe_kept_only_when_kept_and_points_a_rerun_at_the_containers(tmp_path: Path) -> None:
+    assert kept_stack(tmp_path, keep=False).describe_kept() == ""
+    stack = kept_stack(tmp_path, keep=True)
+    text = stack.describe_kept()
+    rerun = next(line for line in text.splitlines() if "rerun:" in line).split("rerun:", 1)[1]
+    args = shlex.split(rerun)
+    assert args[:2] == ["pytest", "tests/promql"]
+    assert args[2:] == stack.rerun_args(tmp_path / "docker-stack" / "manifest.json")
+    assert "--target-url" in args and "http://127.0.0.1:40001" in args
+    assert "grpc+tcp://127.0.0.1:40003" in text
+    assert f"label={ds.LABEL_SESSION}={stack.session}" in text, "the remove line must select this session"
+
+
+def test_docker_stack_offers_the_sharing_interface() -> None:
+    assert is_cluster_stack(DockerStack(HarnessConfig())), "xdist workers would each start their own stack"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import socket
 import stat
 from pathlib import Path
 
@@ -16,10 +17,11 @@ from fixtures.errors import PrerequisiteMissing, StackStartError
 from fixtures.k8s_apply import load_documents
 from fixtures.options import HarnessConfig
 from fixtures.stacks.base import Endpoints
-from fixtures.stacks.kind import (
+from fixtures.stacks.kind import KindStack
+from fixtures.stacks.kind_support import (
     KIND_CONFIG,
     HarnessKindCluster,
-    KindStack,
+    busy_host_ports,
     cluster_exists,
     host_ports,
     images_to_load,
@@ -137,6 +139,19 @@ def test_listen_address_all_interfaces_is_reached_on_loopback() -> None:
     assert host_ports(cfg) == {30090: ("127.0.0.1", 9090)}
 
 
+def test_busy_host_ports_are_found_before_creating_a_cluster() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            free = probe.getsockname()[1]
+        mapped = {30090: ("127.0.0.1", port), 30091: ("127.0.0.1", free)}
+        assert busy_host_ports(mapped) == [f"127.0.0.1:{port}"]
+    assert busy_host_ports(mapped) == []
+
+
 class FakeCluster:
     def __init__(self) -> None:
         self.deleted = 0
@@ -206,3 +221,33 @@ def test_reusing_a_running_cluster_exports_its_kubeconfig_and_never_creates(tmp_
     assert runner.called("kind", "export", "kubeconfig") == [
         ("kind", "export", "kubeconfig", "--name", "c1", "--kubeconfig", str(stack.kubeconfig))]
     assert stack.cluster is not None and stack.cluster.image == "kindest/node:v1.33.1"
+
+
+def test_existing_cluster_kubeconfig_resolution(tmp_path: Path) -> None:
+    from fixtures.stacks.existing import resolve_kubeconfig
+
+    given = tmp_path / "given"
+    given.write_text("apiVersion: v1\n")
+    assert resolve_kubeconfig(config(tmp_path, kubeconfig=given), {}) == given
+    first, second = tmp_path / "a", tmp_path / "b"
+    second.write_text("apiVersion: v1\n")
+    env = {"KUBECONFIG": f"{first}{os.pathsep}{second}", "HOME": str(tmp_path)}
+    assert resolve_kubeconfig(config(tmp_path), env) == second, "the first existing file of $KUBECONFIG"
+    (tmp_path / ".kube").mkdir()
+    (tmp_path / ".kube" / "config").write_text("apiVersion: v1\n")
+    assert resolve_kubeconfig(config(tmp_path), {"HOME": str(tmp_path)}) == tmp_path / ".kube" / "config"
+    with pytest.raises(PrerequisiteMissing, match="--kubeconfig FILE"):
+        resolve_kubeconfig(config(tmp_path), {"HOME": str(tmp_path / "nohome")})
+
+
+def test_existing_cluster_is_never_deleted_and_reruns_on_itself(tmp_path: Path) -> None:
+    from fixtures.stacks.existing import ExistingClusterStack
+
+    stack = ExistingClusterStack(config(tmp_path), FakeRunner())
+    stack.restore_state({"kubectl": "kubectl", "kubeconfig": "/k/config", "context": "prod-like",
+                         "namespaces": ["grafana", "mytsdb"]})
+    stack.stop()
+    assert stack.runner.calls == []  # type: ignore[attr-defined]
+    assert "delete namespace grafana mytsdb" in stack.describe_kept()
+    assert stack.rerun_args(tmp_path / "m.json") == ["--stack", "existing", "--kubeconfig", "/k/config",
+                                                     "--context", "prod-like"]

@@ -54,6 +54,11 @@ def test_every_pinned_image_is_used_and_every_used_image_is_pinned() -> None:
     assert pinned - used == from_lines == {PINS.image("python-base")}, "stale pin or unpinned base image"
 
 
+def test_kind_config_uses_the_pinned_node_image() -> None:
+    kind = next(d for d in load_manifests() if d.kind == "Cluster")
+    assert {n.get("image") for n in kind.obj["nodes"]} == {PINS.tool("kind-node-image")}
+
+
 def test_seed_sidecar_and_wipe_use_this_repos_seeder_image() -> None:
     images = {
         (d.name, c["name"]): c["image"]

@@ -52,9 +52,15 @@ def start(script: Path, ready: Path, cmd: list[str]) -> tuple[subprocess.Popen[b
     return proc, log
 
 
-def run(script: Path, ready: Path, cmd: list[str], timeout: float = 60) -> tuple[int, str]:
+def run(script: Path, ready: Path, cmd: list[str], timeout: float = 20) -> tuple[int, str]:
+    """Run the script to its exit; one that is still running at ``timeout`` is idling (it seeded)."""
     proc, log = start(script, ready, cmd)
-    return proc.wait(timeout=timeout), log.read_text()
+    try:
+        return proc.wait(timeout=timeout), log.read_text()
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        pytest.fail(f"seed-once.sh still running after {timeout}s (it seeded and idles): {log.read_text()}")
 
 
 def wait_for_text(log: Path, text: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:

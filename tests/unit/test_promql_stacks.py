@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.errors import PrerequisiteMissing
+from fixtures.errors import StackStartError
 from fixtures.options import HarnessConfig
 from fixtures.seeding import base_seed_args, openmetrics_files
 from fixtures.stacks.endpoints import EndpointsStack
@@ -25,7 +25,7 @@ def test_endpoints_stack_reads_the_manifest(tmp_path: Path) -> None:
 
 
 def test_endpoints_stack_names_what_is_missing() -> None:
-    with pytest.raises(PrerequisiteMissing, match="needs --reference-url, --seed-manifest"):
+    with pytest.raises(StackStartError, match="needs --reference-url, --seed-manifest"):
         EndpointsStack(HarnessConfig(target_url="http://127.0.0.1:1")).start()
 
 

@@ -60,6 +60,12 @@ def test_usage_errors_exit_2_with_one_line(args: list[str], needle: str, tmp_pat
     assert not ready.exists()
 
 
+def test_target_samples_accepts_suffixes_and_lands_within_5pct(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*BASE, "--target-samples", "2.5M", "--dry-run"]) == 0
+    total = int(capsys.readouterr().out.split("total: ")[1].split(" samples")[0].split(", ")[1])
+    assert abs(total - 2_500_000) <= 125_000
+
+
 def test_unreachable_flight_exits_1_without_ready_file(tmp_path: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     with ContractFlightServer() as s:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -149,3 +150,26 @@ def test_sink_refuses_a_batch_over_the_grpc_limit(server: ContractFlightServer) 
     with pytest.raises(SinkError, match="message limit"):
         sink.write(MetricBatch("m", _rb(list(range(n)), [0.0] * n, pod=["x" * 8] * n), 1, "gauge"))
     sink.abort()
+
+
+class _PairServer(ContractFlightServer):
+    """Holds the first two DoPut streams until both are open: passes only if streams run in parallel."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.barrier = threading.Barrier(2, timeout=10)
+        self.calls = 0
+
+    def do_put(self, context, descriptor, reader, writer):  # type: ignore[no-untyped-def]
+        with self._lock:
+            self.calls += 1
+            first_two = self.calls <= 2
+        if first_two:
+            self.barrier.wait()  # BrokenBarrierError (a failed stream) if the sink were sequential
+        super().do_put(context, descriptor, reader, writer)
+
+
+def test_sink_runs_several_streams_in_parallel() -> None:
+    with _PairServer() as s:
+        run(tiny(), [FlightSink(s.location, streams=2)], progress=False)
+        assert s.streams == len(catalog.CATALOG) and not s.barrier.broken
