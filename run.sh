@@ -44,7 +44,7 @@ fi
 
 set +e
 if [ "$job" = e2e ]; then
-  "$venv/bin/python" -m pytest tests/e2e tests/promql --stack "${HARNESS_STACK:-kind}" "$@"
+  "$venv/bin/python" -m pytest tests/e2e --stack "${HARNESS_STACK:-kind}" "$@"
 else
   "$venv/bin/python" -m pytest "$@"
 fi
