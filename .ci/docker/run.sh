@@ -78,9 +78,9 @@ step "docker stack engine tests" "$PYTHON" -m pytest -q -p no:cacheprovider \
   tests/unit/test_docker_stack_engine.py
 # Self-consistency run: the same Prometheus image as target and reference proves the plumbing
 # (ports, waits, seeding, cleanup); MyTSDB itself runs where an image of it exists.
-step "tests/promql on the docker stack" env HARNESS_TARGET_IMAGE="$REFERENCE_IMAGE" \
+step "tests/promql on the docker stack" \
   "$PYTHON" -m pytest -q -p no:cacheprovider tests/promql --stack docker \
-  --reference-image "$REFERENCE_IMAGE" --seed-preset tiny --report-dir report/docker-stack
+  --target-image "$REFERENCE_IMAGE" --reference-image "$REFERENCE_IMAGE" --seed-preset tiny --report-dir report/docker-stack
 
 check_no_leftovers() {
   local c v

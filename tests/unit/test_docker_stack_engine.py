@@ -33,7 +33,6 @@ from fixtures.stacks.docker import (
     HTTP_PORT,
     MYTSDB_ARGS,
     OTLP_PORT,
-    TARGET_IMAGE_ENV,
     DockerStack,
     mytsdb_wait,
 )
@@ -132,13 +131,12 @@ def test_absent_image_is_a_one_line_prerequisite(client: docker.DockerClient) ->
 
 def stack_config(tmp_path: Path, *, keep: bool) -> HarnessConfig:
     return HarnessConfig(stack="docker", keep_cluster=keep, rootdir=ROOT, artifacts=tmp_path / "artifacts",
-                         reference_image=PROM_IMAGE, seed_preset="tiny")
+                         reference_image=PROM_IMAGE, target_image=PROM_IMAGE, seed_preset="tiny")
 
 
 def test_kept_stack_survives_stop_and_says_how_to_reach_it(client: docker.DockerClient, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     need_image(client, PROM_IMAGE)
-    monkeypatch.setenv(TARGET_IMAGE_ENV, PROM_IMAGE)
     stack = DockerStack(stack_config(tmp_path, keep=True))
     try:
         with stack as endpoints:
@@ -163,7 +161,8 @@ CTRL_C_SCRIPT = textwrap.dedent("""
     from fixtures.options import HarnessConfig
     from fixtures.stacks.docker import DockerStack
     stack = DockerStack(HarnessConfig(stack="docker", rootdir=Path(sys.argv[1]),
-                                      artifacts=Path(sys.argv[2]), reference_image=sys.argv[3]))
+                                      artifacts=Path(sys.argv[2]), reference_image=sys.argv[3],
+                                      target_image=sys.argv[3]))
     stack.start()
     print(stack.session, flush=True)
     time.sleep(300)
@@ -172,7 +171,7 @@ CTRL_C_SCRIPT = textwrap.dedent("""
 
 def test_ctrl_c_removes_the_containers(client: docker.DockerClient, tmp_path: Path) -> None:
     need_image(client, PROM_IMAGE)
-    env = {**os.environ, TARGET_IMAGE_ENV: PROM_IMAGE}
+    env = dict(os.environ)
     proc = subprocess.Popen([sys.executable, "-c", CTRL_C_SCRIPT, str(ROOT), str(tmp_path), PROM_IMAGE],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
@@ -274,7 +273,6 @@ def test_backfill_fails_loudly_on_a_bad_file_and_loads_good_ones(client: docker.
 def test_xdist_owner_hands_the_stack_to_the_controller(client: docker.DockerClient, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     need_image(client, PROM_IMAGE)
-    monkeypatch.setenv(TARGET_IMAGE_ENV, PROM_IMAGE)
     owner = DockerStack(stack_config(tmp_path, keep=False))
     try:
         endpoints = owner.endpoints = owner.start()

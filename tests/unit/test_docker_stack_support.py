@@ -21,7 +21,7 @@ from fixtures.options import HarnessConfig
 from fixtures.stack_session import is_cluster_stack
 from fixtures.stacks import docker_support as ds
 from fixtures.stacks.base import Endpoints
-from fixtures.stacks.docker import TARGET_IMAGE_ENV, DockerStack, target_image
+from fixtures.stacks.docker import DockerStack, target_image
 from fixtures.stacks.docker_prometheus import pinned_reference_image, prometheus_config
 from seeder.manifest import SeedManifest
 
@@ -69,11 +69,9 @@ def test_missing_pin_file_is_a_prerequisite_naming_the_option(tmp_path: Path) ->
     assert "--reference-image" in str(err.value) and "\n" not in str(err.value)
 
 
-def test_target_image_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(TARGET_IMAGE_ENV, raising=False)
+def test_target_image_comes_from_the_option() -> None:
     assert target_image(HarnessConfig()) is None
-    monkeypatch.setenv(TARGET_IMAGE_ENV, "prom/prometheus:v2.42.0")
-    assert target_image(HarnessConfig()) == "prom/prometheus:v2.42.0"
+    assert target_image(HarnessConfig(target_image="prom/prometheus:v2.42.0")) == "prom/prometheus:v2.42.0"
 
 
 @pytest.mark.parametrize("window", [None, "3650d"])
