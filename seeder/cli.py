@@ -13,24 +13,28 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
+import signal
 import socket
 import sys
 import time
+import urllib.parse
 from collections.abc import Sequence
-from pathlib import Path
 from typing import NoReturn
 
 import numpy as np
 
-from seeder import catalog
+from seeder import catalog, interrupt
 from seeder.errors import SeederError, SpecError
 from seeder.generate import plan_metric
 from seeder.manifest import build_manifest
+from seeder.run import remove_ready_file
 from seeder.sinks.base import Sink
 from seeder.spec import DEFAULT_PRESET, PRESETS, TOPOLOGY_KNOBS, SeedSpec, build_spec
 from seeder.topology import build_topology
 
 PROG = "k8s-seed"
+MAX_STREAMS = 64
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,7 +61,7 @@ def _count(text: str) -> int:
         v = float(t[:-1] if mult != 1.0 else t) * mult
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a count (e.g. 20000000, 2e7, 20M)") from None
-    if v < 1 or v != int(v):
+    if not math.isfinite(v) or v < 1 or v != int(v):
         raise argparse.ArgumentTypeError(f"{text!r} must be a whole count >= 1")
     return int(v)
 
@@ -67,6 +71,21 @@ def _number(text: str) -> float:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def _seconds(text: str) -> float:
+    """A finite, positive duration (a NaN or negative timeout would wait forever or not at all)."""
+    v = _number(text)
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number of seconds > 0")
+    return v
+
+
+def _streams(text: str) -> int:
+    v = _positive_int(text)
+    if v > MAX_STREAMS:
+        raise argparse.ArgumentTypeError(f"{text!r} must be <= {MAX_STREAMS}")
+    return v
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -84,8 +103,14 @@ def _flight_uri(text: str) -> str:
 
 
 def _http_url(text: str) -> str:
-    if not text.startswith(("http://", "https://")):
-        raise argparse.ArgumentTypeError(f"{text!r} must be an http(s):// URL")
+    """An http(s) URL with a host (and a valid port if one is given)."""
+    u = urllib.parse.urlsplit(text)
+    try:
+        port_ok = u.port is None or 0 < u.port < 65536
+    except ValueError:
+        port_ok = False
+    if u.scheme not in ("http", "https") or not u.hostname or not port_ok:
+        raise argparse.ArgumentTypeError(f"{text!r} must be an http(s)://HOST[:PORT]/PATH URL")
     return text
 
 
@@ -117,9 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--otlp-cluster", metavar="NAME", help="Cluster label value of the OTLP slice")
     s = p.add_argument_group("sinks (any combination)")
     s.add_argument("--flight", type=_flight_uri, metavar="URI", help="Arrow Flight DoPut, grpc+tcp://HOST:PORT")
-    s.add_argument("--flight-streams", type=_positive_int, default=4, metavar="N",
-                   help="Parallel Flight streams (default 4)")
-    s.add_argument("--connect-timeout", type=_number, default=10.0, metavar="S",
+    s.add_argument("--flight-streams", type=_streams, default=4, metavar="N",
+                   help=f"Parallel Flight streams (default 4, at most {MAX_STREAMS})")
+    s.add_argument("--connect-timeout", type=_seconds, default=10.0, metavar="S",
                    help="Seconds the Flight sink waits for the server to answer (default 10)")
     s.add_argument("--openmetrics", metavar="PATH", help="OpenMetrics text for promtool (a file, or a "
                    "directory with --openmetrics-split)")
@@ -133,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--ready-file", metavar="FILE", help="Create only after every sink confirmed success")
     r.add_argument("--wait-for", type=_host_port, action="append", default=[], metavar="HOST:PORT",
                    help="Wait until this TCP port accepts connections first (repeatable)")
-    r.add_argument("--wait-timeout", type=_number, default=120.0, metavar="S",
+    r.add_argument("--wait-timeout", type=_seconds, default=120.0, metavar="S",
                    help="Seconds --wait-for may take (default 120)")
     r.add_argument("--dry-run", action="store_true", help="Print the plan and send nothing")
     r.add_argument("--quiet", action="store_true", help="No progress output")
@@ -142,8 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def spec_from_args(a: argparse.Namespace) -> SeedSpec:
     metrics = None
-    if a.metrics:
+    if a.metrics is not None:
         metrics = tuple(m.strip() for item in a.metrics for m in item.split(",") if m.strip())
+        if not metrics:  # an empty subset must not silently mean "every metric"
+            raise SpecError("--metrics: no metric named (give NAME[,NAME])")
     knobs = {k: getattr(a, k) for k in ("days", "scrape_interval", *TOPOLOGY_KNOBS, "seed", "otlp_hours",
                                         "otlp_cluster")}
     return build_spec(a.preset, end_time=a.end_time, target_samples=a.target_samples, metrics=metrics,
@@ -195,6 +222,7 @@ def wait_for(targets: Sequence[tuple[str, int]], timeout: float) -> None:
                 raise SeederError(f"--wait-for {host}:{port}: not accepting TCP connections after "
                                   f"{timeout:g}s (last error: {last})")
             time.sleep(min(delay, max(0.0, deadline - time.monotonic())))  # backoff between probes
+            interrupt.check()
             delay = min(1.0, delay * 2)
 
 
@@ -226,32 +254,51 @@ def print_plan(spec: SeedSpec, a: argparse.Namespace) -> None:
 
 
 def _remove_stale_ready_file(args: list[str]) -> None:
-    """A ready file from an earlier run must not vouch for this one, even if this one is a usage error."""
+    """A ready file from an earlier run must not vouch for this one, even if this one is a usage error.
+
+    argparse accepts unambiguous abbreviations (``--ready``, ``--ready-f=F``), so match those too.
+    """
     for i, arg in enumerate(args):
-        path = arg.split("=", 1)[1] if arg.startswith("--ready-file=") else None
-        if arg == "--ready-file" and i + 1 < len(args):
-            path = args[i + 1]
+        name, eq, value = arg.partition("=")
+        if len(name) < len("--rea") or not "--ready-file".startswith(name):
+            continue
+        path = value if eq else (args[i + 1] if i + 1 < len(args) else "")
         if path:
-            Path(path).unlink(missing_ok=True)
+            remove_ready_file(path)
+
+
+def _check_usage(a: argparse.Namespace, spec: SeedSpec) -> None:
+    """Sink combinations that cannot work: refused before anything is sent (also in a dry run)."""
+    if a.openmetrics_split and not a.openmetrics:
+        raise SpecError("--openmetrics-split needs --openmetrics")
+    if a.otlp and spec.otlp_samples_per_series < 1:
+        raise SpecError("--otlp: the OTLP slice is empty (--otlp-hours 0 or shorter than one scrape "
+                        "interval); nothing would be exported")
+    if not a.dry_run and not any((a.flight, a.openmetrics, a.remote_write, a.otlp, a.null)):
+        raise SpecError("no sink: give --flight, --openmetrics, --remote-write, --otlp, --null "
+                        "or --dry-run")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    _remove_stale_ready_file(args)
-    a = build_parser().parse_args(args)
     try:
-        if a.wait_timeout <= 0:
-            raise SpecError(f"--wait-timeout: {a.wait_timeout:g} must be > 0")
+        _remove_stale_ready_file(args)
+    except SeederError as exc:
+        sys.stderr.write(f"{PROG}: error: {exc}\n")
+        return 1
+    try:
+        a = build_parser().parse_args(args)
+    except SystemExit as exc:  # usage error (2) or --help (0): returned like every other outcome
+        return exc.code if isinstance(exc.code, int) else 2
+    restore = None
+    try:
         spec = spec_from_args(a)
+        _check_usage(a, spec)
         if a.dry_run:
             print_plan(spec, a)
             return 0
-        if not any((a.flight, a.openmetrics, a.remote_write, a.otlp, a.null)):
-            raise SpecError("no sink: give --flight, --openmetrics, --remote-write, --otlp, --null "
-                            "or --dry-run")
-        if a.openmetrics_split and not a.openmetrics:
-            raise SpecError("--openmetrics-split needs --openmetrics")
         sinks = make_sinks(a)
+        restore = interrupt.install()
         if a.wait_for:
             wait_for(a.wait_for, a.wait_timeout)
         from seeder.run import run
@@ -263,11 +310,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SeederError as exc:
         sys.stderr.write(f"{PROG}: error: {exc}\n")
         return 1
-    except KeyboardInterrupt:
-        sys.stderr.write(f"{PROG}: error: interrupted\n")
+    except (KeyboardInterrupt, interrupt.Interrupted) as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        word = "terminated" if signum == signal.SIGTERM else "interrupted"
+        name = signal.Signals(signum).name
+        sys.stderr.write(f"{PROG}: error: {word} ({name}); the seeding is incomplete\n")
         return 1
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [""])[0]
         sys.stderr.write(f"{PROG}: error: unexpected {type(exc).__name__}: {first}\n")
         return 1
+    finally:
+        if restore is not None:
+            restore()
     return 0

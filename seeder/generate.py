@@ -30,6 +30,8 @@ from seeder.topology import Topology, build_topology, stable_hash
 #: estimated IPC payload per batch (worst-case label lengths); gRPC's default limit is 4 MiB
 TARGET_BATCH_BYTES = 3_000_000
 MIN_CHUNK = 96
+#: values computed per model call (a span of several chunks): ~8 MB of float64 plus temporaries
+SPAN_VALUES = 1 << 15
 
 
 class Hasher(Protocol):
@@ -185,6 +187,8 @@ def metric_batches(spec: SeedSpec, plan: MetricPlan, *, units_per_group: int | N
             hasher.update(plan.idx[n].tobytes())
     combo = np.arange(1, per_unit + 1, dtype=np.uint64)
     hours = np.arange(n_times) * (interval / 3.6e6) + topo.start_ms / 3.6e6
+    # the daily shape depends on region and time only: once per metric, not once per batch
+    diurnal_all = models.diurnal(hours[None, :] + topo.utc_offset_h[:, None])
     for u0 in range(0, plan.n_units, upg):
         u1 = min(plan.n_units, u0 + upg)
         s0, s1 = u0 * per_unit, u1 * per_unit
@@ -195,35 +199,41 @@ def metric_batches(spec: SeedSpec, plan: MetricPlan, *, units_per_group: int | N
                              unit_offsets=(ukeys >> np.uint64(40)).astype(np.int64), diurnal=np.empty(0),
                              t0=0, t1=0, dt=spec.scrape_interval, n_times=n_times,
                              resets=plan.unit_resets[u0:u1], share=share)
-        region = plan.unit_region[u0:u1]
+        diurnal_group = diurnal_all[plan.unit_region[u0:u1]]
         cache: dict[int, tuple[list[pa.Array], np.ndarray]] = {}
-        for t0 in range(0, n_times, chunk):
-            t1 = min(n_times, t0 + chunk)
-            c = t1 - t0
-            if c not in cache:
-                cols = []
-                for n in names:
-                    key = (n, c, id(plan.dicts[n]), plan.idx[n][s0:s1].tobytes())
-                    col = previous.get(key)
-                    if col is None:
-                        col = plan.dicts[n].take(pa.array(np.repeat(plan.idx[n][s0:s1], c)))
-                    current[key] = col
-                    cols.append(col)
-                cache[c] = (cols, np.tile(np.arange(c, dtype=np.int64) * interval, s1 - s0))
-            cols, offsets = cache[c]
-            local = hours[t0:t1][None, :] + topo.utc_offset_h[:, None]
-            block.diurnal = models.diurnal(local)[region]
-            block.t0, block.t1 = t0, t1
-            values = np.ascontiguousarray(model(block, m), dtype=np.float64).reshape(-1)
-            ts = offsets + (topo.start_ms + t0 * interval)
-            if spec.jitter:
-                jit = block.noise(skeys ^ np.int64(0x5A5A5))
-                ts += ((jit + 1.0) * (interval * 3 / 16)).astype(np.int64).reshape(-1)
-            if hasher is not None:  # aligned timestamps enter the digest through their grid parameters
-                hasher.update(ts.data if spec.jitter else f"{ts[0]},{c},{interval},{s1 - s0}".encode())
-                hasher.update(values.data)
-            rb = pa.RecordBatch.from_arrays([pa.array(ts), pa.array(values), *cols], schema=schema)
-            yield MetricBatch(m.name, rb, s1 - s0, m.kind)
+        # values are computed for a span of several chunks at once (fewer, larger numpy steps: the
+        # models are exact in any blocking), then cut into the chunk batches
+        span = chunk * max(1, SPAN_VALUES // max(1, chunk * (s1 - s0)))
+        for v0 in range(0, n_times, span):
+            v1 = min(n_times, v0 + span)
+            block.diurnal = diurnal_group[:, v0:v1]
+            block.t0, block.t1 = v0, v1
+            span_values = np.asarray(model(block, m), dtype=np.float64).reshape(s1 - s0, v1 - v0)
+            for t0 in range(v0, v1, chunk):
+                t1 = min(v1, t0 + chunk)
+                c = t1 - t0
+                if c not in cache:
+                    cols = []
+                    for n in names:
+                        key = (n, c, id(plan.dicts[n]), plan.idx[n][s0:s1].tobytes())
+                        col = previous.get(key)
+                        if col is None:
+                            col = plan.dicts[n].take(pa.array(np.repeat(plan.idx[n][s0:s1], c)))
+                        current[key] = col
+                        cols.append(col)
+                    cache[c] = (cols, np.tile(np.arange(c, dtype=np.int64) * interval, s1 - s0))
+                cols, offsets = cache[c]
+                values = np.ascontiguousarray(span_values[:, t0 - v0 : t1 - v0]).reshape(-1)
+                ts = offsets + (topo.start_ms + t0 * interval)
+                if spec.jitter:
+                    block.t0, block.t1 = t0, t1
+                    jit = block.noise(skeys ^ np.int64(0x5A5A5))
+                    ts += ((jit + 1.0) * (interval * 3 / 16)).astype(np.int64).reshape(-1)
+                if hasher is not None:  # aligned timestamps enter the digest through their grid parameters
+                    hasher.update(ts.data if spec.jitter else f"{ts[0]},{c},{interval},{s1 - s0}".encode())
+                    hasher.update(values.data)
+                rb = pa.RecordBatch.from_arrays([pa.array(ts), pa.array(values), *cols], schema=schema)
+                yield MetricBatch(m.name, rb, s1 - s0, m.kind)
 
 
 def model_table(spec: SeedSpec, metric: str, slice_name: str = "main") -> pa.Table:

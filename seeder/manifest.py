@@ -56,6 +56,7 @@ class SeedManifest:
     def save(self, path: str | Path) -> None:
         """Write the manifest as JSON (atomically: temp file + rename)."""
         p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
         tmp = p.with_name(p.name + ".tmp")
         tmp.write_text(json.dumps(self.to_dict(), indent=1, sort_keys=False) + "\n")
         tmp.replace(p)

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from seeder import interrupt
 from seeder.errors import SeederError, SinkError
 from seeder.generate import iter_batches
 from seeder.manifest import SLICES, SeedManifest, build_manifest
@@ -32,7 +33,10 @@ def run(spec: SeedSpec, sinks: Sequence[Sink], *, manifest_path: str | Path | No
         tty: bool | None = None) -> SeedManifest:
     """Seed every sink; return the manifest (with digest). Raises SeederError on any failure."""
     if ready_file is not None:
-        Path(ready_file).unlink(missing_ok=True)
+        remove_ready_file(ready_file)
+    for out in (manifest_path, ready_file):  # an unwritable destination fails before anything is sent
+        if out is not None:
+            _io(f"creating the directory for {out}", Path(out).parent.mkdir, 0o777, True, True)
     manifest = build_manifest(spec)
     prog = Progress(manifest.samples_total, stream=stream, enabled=progress, tty=tty)
     opened: list[Sink] = []
@@ -44,28 +48,36 @@ def run(spec: SeedSpec, sinks: Sequence[Sink], *, manifest_path: str | Path | No
         for slice_name in SLICES:
             targets = [s for s in sinks if slice_name in s.slices]
             for batch in iter_batches(spec, slice_name, hasher=hasher):
+                interrupt.check()
                 for sink in targets:
                     _guard(sink, sink.write, batch)
                 prog.update(batch.batch.num_rows)
         for sink in sinks:
+            interrupt.check()
             _guard(sink, sink.close)
+        interrupt.check()
+        manifest.digest = "sha256:" + hasher.hexdigest()
+        manifest.sinks = {s.name: s.describe() for s in sinks}
+        manifest.slices_by_sink = {s.name: [x for x in SLICES if x in s.slices] for s in sinks}
+        # still inside the try: a manifest or ready file that cannot be written fails the run and
+        # aborts the sinks (the OpenMetrics sink then removes its finished files)
+        if manifest_path is not None:
+            _io(f"writing the manifest {manifest_path}", manifest.save, manifest_path)
+        if ready_file is not None:
+            _io(f"writing the ready file {ready_file}", _write_ready, Path(ready_file), manifest.digest)
     except BaseException:
         for sink in opened:
             with contextlib.suppress(Exception):
                 sink.abort()
+        if manifest_path is not None:
+            with contextlib.suppress(OSError):
+                Path(manifest_path).unlink(missing_ok=True)
         prog.close()
         raise
     secs = prog.elapsed
     prog.close(f"seed: done {_si(prog.done)} samples in {secs:.2f}s "
                f"({_si(prog.done / max(secs, 1e-9))} samples/s) into "
                + (", ".join(s.describe() for s in sinks) or "nothing"))
-    manifest.digest = "sha256:" + hasher.hexdigest()
-    manifest.sinks = {s.name: s.describe() for s in sinks}
-    manifest.slices_by_sink = {s.name: [x for x in SLICES if x in s.slices] for s in sinks}
-    if manifest_path is not None:
-        manifest.save(manifest_path)
-    if ready_file is not None:
-        _write_ready(Path(ready_file), manifest.digest)
     return manifest
 
 
@@ -78,6 +90,24 @@ def _guard(sink: Sink, fn, *args):  # type: ignore[no-untyped-def]
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise SinkError(f"{sink.name} {sink.describe()}: {type(exc).__name__}: {first}") from exc
+
+
+def remove_ready_file(path: str | Path) -> None:
+    """Remove a ready file left by an earlier run; SeederError if one exists and cannot be removed."""
+    try:
+        Path(path).unlink(missing_ok=True)
+    except NotADirectoryError:
+        pass  # a parent is a file: no ready file can exist there
+    except OSError as exc:
+        raise SeederError(f"cannot remove the stale ready file {path}: {exc.strerror or exc}") from exc
+
+
+def _io(what: str, fn, *args) -> None:  # type: ignore[no-untyped-def]
+    """File output of the run itself; an OSError becomes a one-line SeederError."""
+    try:
+        fn(*args)
+    except OSError as exc:
+        raise SeederError(f"{what} failed: {exc.strerror or exc}") from exc
 
 
 def _write_ready(path: Path, digest: str) -> None:

@@ -32,6 +32,9 @@ KNOB_MAX: dict[str, int] = {
     "namespaces": 200, "services_per_namespace": 100, "pods_per_service": 1000, "containers_per_pod": 6,
 }
 MAX_SAMPLES_PER_SERIES = 1_000_000
+#: the topology is built name by name in Python: beyond this a run (or a dry run) would never finish
+MAX_PODS = 200_000
+MAX_NODES = 50_000
 
 _BASE: dict[str, Any] = {
     "regions": 1, "zones_per_region": 1, "clusters_per_zone": 1, "nodes_per_cluster": 2, "namespaces": 2,
@@ -184,6 +187,14 @@ def validate(spec: SeedSpec) -> SeedSpec:
         v = getattr(spec, knob)
         if not (isinstance(v, int) and 1 <= v <= KNOB_MAX[knob]):
             raise bad(knob, f"{v!r} must be an integer in 1..{KNOB_MAX[knob]}")
+    if spec.pods > MAX_PODS:
+        raise bad("pods_per_service", f"the topology has {spec.pods} pods (clusters x namespaces x services "
+                                      f"x pods per service), more than {MAX_PODS}")
+    if spec.nodes > MAX_NODES:
+        raise bad("nodes_per_cluster", f"the topology has {spec.nodes} nodes, more than {MAX_NODES}")
+    if spec.start_ms <= 0:
+        raise SpecError(f"--end-time: the {spec.days:g}-day window ending at {spec.end_ms // 1000} would "
+                        "start before 1970")
     unknown = [m for m in spec.metrics if m not in catalog.METRICS]
     if unknown:
         raise bad("metrics", f"unknown metric {unknown[0]!r} (known: {', '.join(catalog.METRICS)})")
@@ -233,6 +244,8 @@ def solve_target(spec: SeedSpec, target: int, fixed: frozenset[str] = frozenset(
         raise SpecError("--target-samples: every topology knob is fixed; leave one free")
 
     def err(c: SeedSpec) -> float:
+        if c.pods > MAX_PODS or c.nodes > MAX_NODES:
+            return float("inf")
         return abs(c.samples_total() - target) / target
 
     ratio = target / max(1, spec.samples_total())
@@ -242,7 +255,7 @@ def solve_target(spec: SeedSpec, target: int, fixed: frozenset[str] = frozenset(
     best: tuple[float, SeedSpec] | None = None
     for cand in starts:  # hill-climb from several starts: one knob at a time, best move first
         e = err(cand)
-        while e > 0.005:
+        while 0.005 < e < float("inf"):
             r = target / max(1, cand.samples_total())
             moves = [_scaled(cand, {k: f}) for k in free for f in (r, 2.0, 0.5)]
             moves += [dataclasses.replace(cand, **{k: v}) for k in free

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import re
 import threading
 import time
 from typing import Any
@@ -22,18 +23,21 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.flight as fl
 
+from seeder import interrupt
 from seeder.errors import SinkError
 from seeder.generate import MetricBatch
 from seeder.sinks.base import Sink
 
 MAX_MESSAGE = 4 * 1024 * 1024
+#: IPC padding (8 bytes per buffer) and flatbuffer metadata stay far below this
+_IPC_SLACK = 64 * 1024
 _OPEN, _BATCH, _END, _STOP = range(4)
 
 
 def describe_error(exc: BaseException) -> str:
     """One line from a Flight/gRPC error: the server's message without tracebacks and debug context."""
     text = str(exc).split(". Detail:")[0].split(". gRPC client debug context")[0]
-    text = text.replace("Flight returned unavailable error, with message: ", "")
+    text = re.sub(r"Flight returned [a-z ]+ error, with message: ", "", text)
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 
 
@@ -63,7 +67,9 @@ class _Worker(threading.Thread):
                     metric = arg[0]
                     if self.client is None:
                         self.client = fl.connect(self.sink.location)
-                    writer, _ = self.client.do_put(fl.FlightDescriptor.for_path(metric), arg[1])
+                    descriptor = fl.FlightDescriptor.for_path(metric)
+                    options = fl.FlightCallOptions(timeout=self.sink.stream_timeout)
+                    writer, _ = self.client.do_put(descriptor, arg[1], options=options)
                 elif op == _BATCH:
                     writer.write_batch(arg.batch)
                 elif op == _END:
@@ -95,13 +101,15 @@ class FlightSink(Sink):
     default_slices = ("main",)
 
     def __init__(self, location: str, slices: tuple[str, ...] | None = None, streams: int = 4,
-                 connect_timeout: float = 10.0, queue_bytes: int = 64 * 2**20) -> None:
+                 connect_timeout: float = 10.0, queue_bytes: int = 64 * 2**20,
+                 stream_timeout: float = 600.0) -> None:
         super().__init__(slices)
         if not location.startswith(("grpc+tcp://", "grpc://")):
             raise SinkError(f"flight {location!r}: expected grpc+tcp://HOST:PORT")
         self.location = location
         self.streams = max(1, streams)
         self.connect_timeout = connect_timeout
+        self.stream_timeout = stream_timeout  # a stalled server fails the run instead of hanging it
         self.queue_bytes = queue_bytes
         self.cond = threading.Condition()
         self.error: str | None = None
@@ -115,12 +123,27 @@ class FlightSink(Sink):
         return self.location
 
     def open(self) -> None:
+        """Wait (up to connect_timeout) for a Flight server to answer, then start the workers.
+
+        Any gRPC answer counts, NotImplemented included (MyTSDB implements only DoPut). Each probe
+        carries the remaining time as its deadline: a port that accepts TCP but never speaks
+        HTTP/2 fails within ``connect_timeout`` instead of gRPC's own 20 s connect timeout.
+        """
         client = fl.connect(self.location)
+        deadline = time.monotonic() + self.connect_timeout
         try:
-            client.wait_for_available(timeout=self.connect_timeout)
-        except (fl.FlightUnavailableError, fl.FlightTimedOutError) as exc:
-            raise SinkError(f"flight {self.location}: unreachable within {self.connect_timeout:g}s "
-                            f"({describe_error(exc)})") from None
+            while True:
+                options = fl.FlightCallOptions(timeout=max(0.05, deadline - time.monotonic()))
+                try:
+                    list(client.list_flights(options=options))
+                    break
+                except NotImplementedError:
+                    break
+                except (fl.FlightUnavailableError, fl.FlightTimedOutError) as exc:
+                    if time.monotonic() >= deadline:
+                        raise SinkError(f"flight {self.location}: unreachable within "
+                                        f"{self.connect_timeout:g}s ({describe_error(exc)})") from None
+                    time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))  # between probes
         finally:
             client.close()
         self._workers = [_Worker(self, i) for i in range(self.streams)]
@@ -133,6 +156,8 @@ class FlightSink(Sink):
                 kind = "rejected the data" if isinstance(exc, pa.ArrowInvalid) else "failed"
                 if isinstance(exc, fl.FlightUnavailableError):
                     kind = "became unreachable"
+                elif isinstance(exc, fl.FlightTimedOutError):
+                    kind = f"timed out (a stream may take {self.stream_timeout:g}s)"
                 self.error = f"flight {self.location}: {kind}: {message}"
             self.cond.notify_all()
 
@@ -150,7 +175,9 @@ class FlightSink(Sink):
 
     def write(self, batch: MetricBatch) -> None:
         self._check()
-        size = pa.ipc.get_record_batch_size(batch.batch)
+        size = batch.batch.nbytes  # buffer bytes: the IPC body minus padding and metadata
+        if size >= MAX_MESSAGE - _IPC_SLACK:  # only near the limit is the exact size worth computing
+            size = pa.ipc.get_record_batch_size(batch.batch)
         if size >= MAX_MESSAGE:
             raise SinkError(f"flight {self.location}: batch of {batch.metric} is {size} bytes, "
                             f"over gRPC's {MAX_MESSAGE}-byte message limit")
@@ -166,6 +193,7 @@ class FlightSink(Sink):
         with self.cond:
             while self._queued + n > self.queue_bytes and self._queued > 0 and self.error is None:
                 self.cond.wait(timeout=1.0)
+                interrupt.check()
             self._check()
             self._current.pending += n
             self._queued += n
@@ -182,14 +210,19 @@ class FlightSink(Sink):
         with self.cond:
             if self.error is None:
                 self.error = f"flight {self.location}: aborted"
-        self._stop(wait=5.0)
+        self._stop(wait=1.0)  # a worker stuck in a stalled DoPut is a daemon: do not hang on it
 
     def _stop(self, wait: float | None) -> None:
         for w in self._workers:
             w.q.put((_STOP, None))
         deadline = None if wait is None else time.monotonic() + wait
         for w in self._workers:
-            w.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            # short joins, never one unbounded one: a SIGINT/SIGTERM delivered to a gRPC thread only
+            # runs its Python handler when the main thread comes back to the interpreter
+            while w.is_alive() and (deadline is None or time.monotonic() < deadline):
+                w.join(0.1 if deadline is None else max(0.0, min(0.1, deadline - time.monotonic())))
+                if deadline is None:
+                    interrupt.check()  # a stop signal whose exception a library swallowed
             if w.client is not None and not w.is_alive():
                 w.client.close()
         self._workers = []
@@ -197,5 +230,6 @@ class FlightSink(Sink):
 
 
 def _cost(batch: MetricBatch) -> int:
-    """Bytes a queued batch holds on its own (label columns are shared between batches of a group)."""
-    return batch.batch.column(0).nbytes + batch.batch.column(1).nbytes
+    """Bytes a queued batch holds on its own: its int64 timestamps and float64 values (the label
+    columns are shared between the batches of a group)."""
+    return batch.batch.num_rows * 16

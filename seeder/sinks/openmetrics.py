@@ -148,6 +148,9 @@ class OpenMetricsSink(Sink):
         return str(self.path)
 
     def open(self) -> None:
+        if self.block_window_ms is None and self.path.is_dir():  # found now, not after the whole run
+            raise SinkError(f"openmetrics: {self.path} is a directory; give a file path, or add "
+                            "--openmetrics-split for one file per block window in it")
         try:
             if self.block_window_ms is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,9 @@ Delivery: requests hold at most ``max_samples_per_request`` samples (a series ma
 next request, later samples only). A 5xx answer or a connection error is retried with backoff
 until ``retry_deadline`` seconds after the first attempt; any other non-2xx is a ``SinkError``
 naming the status and the start of the body (Prometheus answers 400 for out-of-bounds samples and
-404 when its receiver is disabled).
+404 when its receiver is disabled). A 2xx is only success with an empty body or a JSON status
+that is not an error: HTML from a wrong URL, or MyTSDB-style ``{"status":"error"}`` with HTTP
+200, is a ``SinkError`` too.
 
 Example::
 
@@ -25,6 +27,7 @@ Example::
 from __future__ import annotations
 
 import functools
+import json
 import time
 
 import cramjam
@@ -99,6 +102,28 @@ def encode_samples(timestamps: np.ndarray, values: np.ndarray) -> bytes:
             rec["ts"][:, j] = byte | np.uint64(0x80 if j < k - 1 else 0)
         parts.append(rec.tobytes())
     return b"".join(parts)
+
+
+def _check_ack(url: str, resp: requests.Response) -> None:
+    """A 2xx only counts as stored if it looks like a remote-write receiver's answer.
+
+    Receivers answer 204 or 200 with an empty body (Prometheus, Mimir, Thanos) or a small JSON
+    status. A 2xx carrying HTML or other text is a wrong endpoint (a UI, a login page, a proxy),
+    and a JSON ``{"status": "error"}`` is how MyTSDB's HTTP API reports errors with HTTP 200:
+    both are failures, never silent success.
+    """
+    text = resp.text.strip()
+    if not text:
+        return
+    first = text.replace("\n", " ")[:120]
+    try:
+        body = json.loads(text)
+    except ValueError:
+        raise SinkError(f"remote-write: {url} answered HTTP {resp.status_code} with "
+                        f"{resp.headers.get('Content-Type') or 'no content type'} instead of a "
+                        f"remote-write acknowledgement (wrong URL?): {first}") from None
+    if isinstance(body, dict) and (body.get("status") == "error" or body.get("error")):
+        raise SinkError(f"remote-write: {url} rejected the data: HTTP {resp.status_code}: {first}")
 
 
 class RemoteWriteSink(Sink):
@@ -179,6 +204,7 @@ class RemoteWriteSink(Sink):
                 reason = f"{type(exc).__name__}: {str(exc)[:200]}"
             else:
                 if resp.status_code < 300:
+                    _check_ack(self.url, resp)
                     self.requests_sent += 1
                     return
                 text = resp.text.strip().replace("\n", " ")[:300]

@@ -9,9 +9,11 @@ import requests
 from kubernetes import client as k8s
 from kubernetes.stream import stream
 
+from fixtures.kube_info import is_loopback
 from fixtures.promql_client import PromClient
 from seeder.manifest import SeedManifest
 
+EXEC_TIMEOUT_S = 60  # without a timeout a stalled exec websocket waits forever
 SELECTOR_CAP = 1000  # MyTSDB returns at most 1000 series per selector, silently
 # Dimensions to split a count by when one selector would hit the cap (coarse to fine).
 SPLIT_DIMENSIONS = ("cluster", "namespace", "node", "service", "pod", "container")
@@ -21,11 +23,44 @@ def exec_in(core: k8s.CoreV1Api, pod: str, namespace: str, container: str, scrip
     """Run ``sh -c script`` in a container and return its output (stdout and stderr)."""
     return stream(core.connect_get_namespaced_pod_exec, pod, namespace, container=container,
                   command=["/bin/sh", "-c", script], stderr=True, stdin=False, stdout=True, tty=False,
-                  _preload_content=True)
+                  _preload_content=True, _request_timeout=EXEC_TIMEOUT_S)
+
+
+class ExecInRunning:
+    """Probe: run ``script`` in the first *running* container of ``candidates`` (exec into a
+    crash-looping container fails, so a sidecar between restarts is skipped for a peer that
+    mounts the same volume)."""
+
+    def __init__(self, core: k8s.CoreV1Api, pod: str, namespace: str, candidates: list[str],
+                 script: str) -> None:
+        self.core, self.pod, self.namespace = core, pod, namespace
+        self.candidates, self.script = candidates, script
+        self.description = f"{script!r} in one of {candidates} of pod {pod}"
+        self.output, self.last = "", ""
+
+    def check(self) -> str | None:
+        live = self.core.read_namespaced_pod(self.pod, self.namespace)
+        running = {s.name for s in live.status.container_statuses or [] if s.state and s.state.running}
+        for container in (c for c in self.candidates if c in running):
+            try:
+                self.output = exec_in(self.core, self.pod, self.namespace, container, self.script)
+                return None
+            except k8s.ApiException as exc:
+                self.last = f"exec in {container}: {exc.reason}"
+        return self.last or f"none of {self.candidates} is running"
+
+    def details(self) -> str:
+        return self.last
 
 
 def file_exists(core: k8s.CoreV1Api, pod: str, namespace: str, container: str, path: str) -> bool:
     return exec_in(core, pod, namespace, container, f"test -e {path} && echo yes || echo no").strip() == "yes"
+
+
+def live_pods(pods: list[k8s.V1Pod]) -> list[k8s.V1Pod]:
+    """Pods that are not terminating and not finished (a leftover Evicted pod is not the pod)."""
+    return [p for p in pods if p.metadata.deletion_timestamp is None
+            and not (p.status and p.status.phase in ("Failed", "Succeeded"))]
 
 
 def pod_ready(pod: k8s.V1Pod) -> bool:
@@ -80,6 +115,8 @@ class Grafana:
     def __init__(self, url: str, auth: tuple[str, str]) -> None:
         self.url, self.session = url.rstrip("/"), requests.Session()
         self.session.auth = auth
+        # NodePorts and port-forwards are on loopback: never through an HTTP(S)_PROXY from the env
+        self.session.trust_env = not is_loopback(self.url)
 
     def get(self, path: str, **params: Any) -> Any:
         resp = self.session.get(self.url + path, params=params, timeout=30)

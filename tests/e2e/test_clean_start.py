@@ -21,6 +21,7 @@ from tests.e2e.helpers import (
     count_series,
     exec_in,
     file_exists,
+    live_pods,
     main_slice_series,
     pod_ready,
     ready_service_endpoints,
@@ -50,8 +51,8 @@ class Observer:
         self.description = f"a new {SEEDED_DEPLOYMENT} pod seeded and Ready"
 
     def check(self) -> str | None:
-        for pod in self.inner.pods():
-            if pod.metadata.name != self.old_pod and pod.metadata.deletion_timestamp is None:
+        for pod in live_pods(self.inner.pods()):
+            if pod.metadata.name != self.old_pod:
                 self.samples.append(self.sample(pod))
         reason = self.inner.check()
         if reason is None and not any(s.ready for s in self.samples):
@@ -81,11 +82,11 @@ class Restart:
 @pytest.fixture(scope="module")
 def restarted(cluster: Cluster, harness_config: HarnessConfig) -> Restart:
     probe = DeploymentReady(cluster.core, cluster.apps, cluster.namespace, SEEDED_DEPLOYMENT)
-    [old] = [p for p in probe.pods() if p.metadata.deletion_timestamp is None]
+    [old] = live_pods(probe.pods())
     cluster.core.delete_namespaced_pod(old.metadata.name, cluster.namespace)
     observer = Observer(cluster, old.metadata.name)
     Wait(observer).with_timeout(harness_config.ready_timeout).with_backoff(0.2, 2.0).until_ready()
-    [new] = [p for p in probe.pods() if p.metadata.deletion_timestamp is None]
+    [new] = live_pods(probe.pods())
     return Restart(old.metadata.name, new, observer.samples)
 
 

@@ -17,7 +17,7 @@ from fixtures.cluster_plugin import Cluster
 from fixtures.errors import WaitAborted
 from fixtures.readiness import DeploymentReady, Wait, classify_pod
 from fixtures.stacks.kube_deploy import SEED_CONTAINER, SEEDED_DEPLOYMENT
-from tests.e2e.helpers import exec_in, pod_ready
+from tests.e2e.helpers import ExecInRunning, live_pods, pod_ready
 
 pytestmark = [pytest.mark.cluster, pytest.mark.disruptive]
 NAME = "mytsdb-seedfail"
@@ -53,7 +53,7 @@ class SeedRefused:
         self.ready_seen = False
 
     def check(self) -> str | None:
-        pods = [p for p in self.inner.pods() if p.metadata.deletion_timestamp is None]
+        pods = live_pods(self.inner.pods())
         if len(pods) != 1:
             return f"{len(pods)} pods"
         self.pod = pods[0]
@@ -118,8 +118,12 @@ def test_failed_seed_leaves_the_pod_not_ready(failed_pod: tuple[k8s.V1Pod, SeedR
 
 def test_failed_seed_never_seeds_twice(cluster: Cluster, failed_pod: tuple[k8s.V1Pod, SeedRefused]) -> None:
     pod, _ = failed_pod
-    markers = exec_in(cluster.core, pod.metadata.name, cluster.namespace, SEED_CONTAINER,
-                      "ls -1 /ready; cat /ready/seed_failed").split("\n")
+    # The seed sidecar is crash-looping (rarely running): look through the mytsdb container,
+    # which mounts the same /ready volume, whenever the sidecar is down.
+    look = ExecInRunning(cluster.core, pod.metadata.name, cluster.namespace, [SEED_CONTAINER, "mytsdb"],
+                         "ls -1 /ready; cat /ready/seed_failed")
+    Wait(look).with_timeout(120).with_backoff(0.5, 2.0).until_ready()
+    markers = look.output.split("\n")
     assert "seed_started" in markers and "seed_failed" in markers and "seed_done" not in markers
     first = cluster.core.read_namespaced_pod_log(pod.metadata.name, cluster.namespace,
                                                  container=SEED_CONTAINER, previous=True)

@@ -11,7 +11,7 @@ import pytest
 
 from fixtures.compare import PASS, UNSUPPORTED
 from fixtures.promql_client import PromClient
-from fixtures.replay import CaseSpec, explain, run_case
+from fixtures.replay import SKIP, CaseSpec, explain, run_case
 from fixtures.report import ComplianceReport
 from fixtures.stacks.base import Endpoints
 
@@ -27,6 +27,9 @@ def test_dashboard_query(
         promql_report.skip(dashboard_case.case_id, stack_endpoints.otlp_missing_reason)
         pytest.skip(stack_endpoints.otlp_missing_reason)
     result = run_case(dashboard_case, target_client, reference_client, stack_endpoints.manifest)
+    if result.status == SKIP:
+        promql_report.skip(dashboard_case.case_id, result.diff)
+        pytest.skip(result.diff)
     promql_report.add(result)
     if result.status == UNSUPPORTED:
         pytest.xfail(explain(result))

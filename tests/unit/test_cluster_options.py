@@ -78,6 +78,27 @@ def test_local_stack_skips_cluster_tests_with_the_stack_named(project: pytest.Py
     assert "need --stack kind or --stack existing (this run uses stack local)" in line
 
 
+def test_cluster_tests_skip_before_any_session_stack_is_set_up(project: pytest.Pytester) -> None:
+    project.makepyfile(test_suite_copy="""
+import pytest
+pytestmark = pytest.mark.cluster
+
+def test_promql_like(stack_endpoints):
+    pass
+""")
+    project.makeconftest(CONFTEST + """
+import pytest
+
+@pytest.fixture(scope="session")
+def stack_endpoints():
+    raise AssertionError("a stack was brought up for a test that skips")
+""")
+    result = project.runpytest(*BASE_ARGS, "--stack", "local", "test_suite_copy.py")
+    result.assert_outcomes(skipped=1)
+    [line] = skip_lines(result)
+    assert "this run uses stack local" in line
+
+
 def test_bad_kubeconfig_is_a_usage_error(project: pytest.Pytester) -> None:
     result = project.runpytest(*BASE_ARGS, "--kubeconfig", "/nonexistent/kubeconfig")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -120,3 +141,26 @@ def test_answers_differ(stack_endpoints):
     text = (bundle / "failure.txt").read_text()
     assert "test_fail.py::test_answers_differ" in text and "curl -s http://127.0.0.1:30090" in text
     assert "target said 3" in text
+
+
+def test_the_prerequisite_probe_runs_once_per_session_config(monkeypatch: pytest.MonkeyPatch,
+                                                             tmp_path: Path) -> None:
+    from cluster_fakes import FakeRunner
+
+    from fixtures.options import HarnessConfig
+    from fixtures.stacks import select
+    runners: list[FakeRunner] = []
+
+    def counting_runner() -> FakeRunner:
+        runners.append(FakeRunner({("docker", "version"): (1, "Cannot connect to the Docker daemon")}))
+        return runners[-1]
+
+    monkeypatch.setattr(select, "Runner", counting_runner)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    config = HarnessConfig(rootdir=tmp_path)
+    reasons = {select.cluster_skip_reason(config, "local") for _ in range(50)}
+    [first] = reasons
+    assert first is not None and "no Docker engine answers" in first and len(runners) == 1
+    monkeypatch.setenv("PATH", str(tmp_path / "other"))
+    select.cluster_skip_reason(config, "local")
+    assert len(runners) == 2, "a changed PATH is probed again"

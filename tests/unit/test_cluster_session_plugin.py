@@ -22,6 +22,13 @@ from fixtures.stacks.base import Endpoints, KubeAccess, Stack
 from seeder.manifest import SeedManifest
 
 LOG = Path(os.environ["FAKE_STACK_LOG"])
+KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters: [{name: fake, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: fake, user: {token: x}}]
+contexts: [{name: kind-fake, context: {cluster: fake, user: fake}}]
+current-context: kind-fake
+"""
 
 def record(event):
     with LOG.open("a") as out:
@@ -34,9 +41,11 @@ class FakeKind(Stack):
         from fixtures.readiness import emit_progress
         emit_progress("fake bring-up at 50%")
         manifest = SeedManifest(spec={}, seed=42, start_ms=0, end_ms=7_200_000, interval_ms=60_000)
+        kubeconfig = LOG.parent / "kubeconfig"  # loaded by the real `cluster` fixture, never dialled
+        kubeconfig.write_text(KUBECONFIG)
         return Endpoints(stack="kind", target_url="http://127.0.0.1:30090",
                          reference_url="http://127.0.0.1:30091", manifest=manifest,
-                         kube=KubeAccess(Path("/tmp/kc"), "kind-fake"))
+                         kube=KubeAccess(kubeconfig, "kind-fake"))
     def stop(self): record("stop")
     def export_state(self): return {"x": 1}
     def attach(self, state, endpoints):
@@ -98,6 +107,9 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
     pytester.makepyfile(fake_stack=FAKE_STACK, test_stack=TESTS)
     pytester.makeconftest(CONFTEST)
     monkeypatch.setenv("FAKE_STACK_LOG", str(pytester.path / "lifecycle.jsonl"))
+    from fixtures.stacks import STACK_CLASSES
+    # the conftest swaps in the fake for in-process runs: put the real class back afterwards
+    monkeypatch.setitem(STACK_CLASSES, "kind", STACK_CLASSES["kind"])
     return pytester
 
 
@@ -124,8 +136,10 @@ def test_single_process_session(project: pytest.Pytester) -> None:
     result = project.runpytest(*ARGS, "--keep-cluster", "--artifacts", str(artifacts))
     check_end_of_session(project, result, artifacts)
     result.stdout.fnmatch_lines(["harness: fake bring-up at 50%"])  # live, past output capture
-    pods = artifacts / "test_stack.py__test_fails" / "pods.txt"
-    assert pods.read_text() == "pod logs of the fake cluster"
+    # a failing query points at the cluster state written once per session
+    pointer = (artifacts / "test_stack.py__test_fails" / "cluster-state.txt").read_text()
+    assert str(artifacts / "cluster-state") in pointer
+    assert (artifacts / "cluster-state" / "pods.txt").read_text() == "pod logs of the fake cluster"
     assert [e["event"] for e in events(project)] == ["start", "export_logs", "stop"]
 
 
@@ -140,3 +154,19 @@ def test_xdist_session_shares_one_stack(project: pytest.Pytester) -> None:
     [stopper] = [e["pid"] for e in seen if e["event"] == "stop"]
     workers = {e["pid"] for e in seen if e["event"] in ("start", "attach")}
     assert stopper not in workers, "the controller tears down, not a worker"
+
+
+def test_a_failing_test_that_reaches_the_stack_through_cluster_gets_a_bundle(
+        project: pytest.Pytester) -> None:
+    """``cluster`` asks for the stack with getfixturevalue, so the test's static fixture closure
+    does not name ``stack_endpoints``: the bundle must be written all the same."""
+    project.makepyfile(test_cluster_use="""
+def test_through_cluster(cluster):
+    assert cluster.namespace == "elsewhere", "pods disagree"
+""")
+    artifacts = project.path / "artifacts"
+    result = project.runpytest(*ARGS, "test_cluster_use.py", "--artifacts", str(artifacts))
+    result.assert_outcomes(failed=1)
+    bundle = artifacts / "test_cluster_use.py__test_through_cluster"
+    assert "pods disagree" in (bundle / "failure.txt").read_text()
+    assert (bundle / "pods.txt").read_text() == "pod logs of the fake cluster"

@@ -106,3 +106,73 @@ def test_result_type_mismatch() -> None:
     scalar = decode(REQ, 200, json.dumps(body))
     assert compare(scalar, vec((A, "1")), "x").status == FAIL
     assert compare(scalar, scalar, "1").status == PASS
+
+
+def raw(rtype: str, result: Any):
+    body = {"status": "success", "data": {"resultType": rtype, "result": result}}
+    return decode(REQ, 200, json.dumps(body))
+
+
+def test_string_results_compare_the_text() -> None:
+    assert compare(raw("string", [100, "a"]), raw("string", [100, "a"]), '"a"').status == PASS
+    out = compare(raw("string", [100, "a"]), raw("string", [100, "b"]), '"b"')
+    assert out.status == FAIL and "'a'" in out.diff and "'b'" in out.diff
+
+
+def test_scalar_values_compare_with_tolerance_and_nan() -> None:
+    assert compare(raw("scalar", [100, "nan"]), raw("scalar", [100, "NaN"]), "NaN").status == PASS
+    assert compare(raw("scalar", [100, "-inf"]), raw("scalar", [100, "-Inf"]), "-Inf").status == PASS
+    assert compare(raw("scalar", [100, "2"]), raw("scalar", [100, "2.5"]), "time()").status == FAIL
+
+
+def test_infinities_in_vectors_need_the_same_sign() -> None:
+    assert compare(vec((A, "-inf")), vec((A, "-Inf")), "x").status == PASS
+    out = compare(vec((A, "inf")), vec((A, "-Inf")), "x")
+    assert out.status == FAIL and "target=inf reference=-inf" in out.diff
+
+
+def test_duplicate_label_sets_are_a_finding() -> None:
+    out = compare(vec((A, "1"), (A, "1")), vec((A, "1")), "x")
+    assert out.status == FAIL and "target returned 1 label set(s) more than once" in out.diff
+    out = compare(mat((A, [(0, "1")]), (A, [(60, "2")])), mat((A, [(0, "1"), (60, "2")])), "topk(1, x)")
+    assert out.status == FAIL and "more than once" in out.diff  # also on the topk path
+
+
+def test_sort_order_ties_may_swap() -> None:
+    out = compare(vec((A, "1"), (B, "1"), (C, "3")), vec((B, "1"), (A, "1"), (C, "3")), "sort(x)")
+    assert out.status == PASS
+    out = compare(vec((C, "3"), (A, "1")), vec((A, "1"), (C, "3")), "sort(x)")
+    assert out.status == FAIL and "position 0" in out.diff
+
+
+def test_bottomk_ties_and_topk_detection_by_syntax() -> None:
+    assert compare(vec((A, "1"), (B, "3")), vec((A, "1"), (C, "3")), "bottomk(2, x)").status == PASS
+    # a metric *named* like topk is not a topk query: label sets must match
+    assert ordering("mytopk_total") is None and ordering("sum(topk(1, x))") == "topk"
+    assert compare(vec((A, "1"), (B, "3")), vec((A, "1"), (C, "3")), "mytopk_total").status == FAIL
+
+
+def test_range_topk_ties_per_step() -> None:
+    ref = mat((A, [(0, "5"), (60, "5")]), (B, [(0, "3")]), (C, [(60, "3")]))
+    tgt = mat((A, [(0, "5"), (60, "5")]), (C, [(0, "3")]), (B, [(60, "3")]))
+    assert compare(tgt, ref, "topk(2, x)").status == PASS
+    tgt = mat((A, [(0, "5"), (60, "5")]), (C, [(0, "3")]), (B, [(60, "4")]))
+    out = compare(tgt, ref, "topk(2, x)")
+    assert out.status == FAIL and out.diff.startswith("at t=60")
+
+
+def test_missing_point_at_the_end_and_extra_point() -> None:
+    ref = mat((A, [(0, "1"), (60, "2")]))
+    out = compare(mat((A, [(0, "1"), (60, "2"), (120, "3")])), ref, "x")
+    assert out.status == FAIL and "t=120: target=3.0 reference=missing" in out.diff
+
+
+def test_malformed_success_body_is_a_mismatch_not_a_crash() -> None:
+    broken = raw("vector", [{"metric": {}, "value": "oops"}])
+    out = compare(broken, vec((A, "1")), "x")
+    assert out.status == FAIL and "malformed vector on the target" in out.diff
+
+
+def test_http_500_without_status_against_success_is_a_mismatch() -> None:
+    out = compare(err(500, {"error": "std::bad_alloc"}), vec((A, "1")), "x")
+    assert out.status == FAIL and "HTTP 500" in out.diff and "bad_alloc" in out.diff

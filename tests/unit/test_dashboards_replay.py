@@ -87,3 +87,60 @@ def test_every_expanded_expression_parses(source: str) -> None:
 
 def test_collect_cases_on_missing_dir_is_empty(tmp_path: Path) -> None:
     assert collect_cases(tmp_path / "nope") == []
+
+
+def _inline(expr: str, *, interval: str = "", variables: list[dict] | None = None) -> list:
+    from fixtures.dashboards import parse_dashboard
+
+    target = {"refId": "A", "expr": expr, "interval": interval}
+    panel = {"id": 1, "type": "timeseries", "title": "P", "targets": [target]}
+    dash = parse_dashboard({"title": "inline", "templating": {"list": variables or []}, "panels": [panel]},
+                           "inline", "test")
+    return cases_for([dash])
+
+
+def test_target_min_step_is_templated_before_the_step_math() -> None:
+    # applyTemplateVariables: interval = templateSrv.replace(target.interval); "$res" -> 10m
+    res = {"name": "res", "type": "interval", "query": "1m,5m,10m", "current": {"value": "10m"}}
+    spec = next(c for c in _inline("rate(x[$__interval])", interval="$res", variables=[res])
+                if c.mode == "range" and c.source == "arrow")
+    q = build_query(spec, fake_manifest())
+    assert q.timing.step_ms == 600_000 and q.expr == "rate(x[10m])"
+
+
+def test_every_otlp_case_of_the_shipped_dashboards_isolates_the_otlp_slice() -> None:
+    from fixtures.otlp_slice import otlp_isolation_problem
+
+    manifest = fake_manifest()
+    specs = [s for s in cases_for(discover_dashboards(ROOT / "manifests")) if s.source == "otlp"]
+    assert specs
+    problems = [f"{s.case_id}: {p}" for s in specs if (p := otlp_isolation_problem(
+        build_query(s, manifest).expr, "otlp-0", manifest.label_values["cluster"]))]
+    assert not problems, "\n".join(problems)
+
+
+def test_otlp_case_that_cannot_isolate_the_slice_is_skipped_with_the_reason() -> None:
+    from fixtures.promql_client import PromClient
+    from fixtures.replay import SKIP, run_case
+
+    dead = PromClient("http://127.0.0.1:9", timeout=1)  # must not be asked at all
+    spec = next(c for c in _inline("sum(up)") if c.source == "otlp")
+    result = run_case(spec, dead, dead, fake_manifest())
+    assert result.status == SKIP and "does not isolate the OTLP slice" in result.diff and "up" in result.diff
+    spec = next(c for c in _inline('sum(up{cluster=~".+"})') if c.source == "otlp")
+    assert run_case(spec, dead, dead, fake_manifest()).status == SKIP
+    no_otlp = fake_manifest()
+    no_otlp.otlp = None
+    spec = next(c for c in _inline('sum(up{cluster="otlp-0"})') if c.source == "otlp")
+    result = run_case(spec, dead, dead, no_otlp)
+    assert result.status == SKIP and result.diff == "the seed manifest records no OTLP slice"
+
+
+def test_otlp_isolation_rule() -> None:
+    from fixtures.otlp_slice import otlp_isolation_problem
+
+    main = ["prod-a", "prod-b"]
+    assert otlp_isolation_problem('x{cluster="otlp-0"} / y{cluster=~"otlp-0"}', "otlp-0", main) is None
+    assert otlp_isolation_problem('x{cluster!~"prod-.*"}', "otlp-0", main) is None
+    assert otlp_isolation_problem('x{cluster=~"otlp-0|prod-a"}', "otlp-0", main) is not None
+    assert otlp_isolation_problem('x{cluster="otlp-0"} + y', "otlp-0", main) is not None

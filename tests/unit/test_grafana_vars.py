@@ -15,6 +15,7 @@ from fixtures.grafana_vars import (
     VariableValue,
     compute_timing,
     format_interval,
+    frontend_interval_ms,
     go_duration,
     interpolate,
     interpolate_builtins,
@@ -39,6 +40,57 @@ def test_round_interval_frontend_table(raw_ms: int, rounded: int) -> None:
 def test_round_interval_backend_includes_the_bound() -> None:
     assert round_interval_ms(7_500, inclusive=True) == 5_000
     assert round_interval_ms(7_500) == 10_000
+
+
+# rangeutil.ts roundInterval / gtime.RoundInterval, written out from Grafana's source (not from
+# the module's table): (bound in ms, value below the bound).
+GRAFANA_ROUNDING = [
+    (10, 1), (15, 10), (35, 20), (75, 50), (150, 100), (350, 200), (750, 500), (1_500, 1_000),
+    (3_500, 2_000), (7_500, 5_000), (12_500, 10_000), (17_500, 15_000), (25_000, 20_000),
+    (45_000, 30_000), (90_000, 60_000), (210_000, 120_000), (450_000, 300_000), (750_000, 600_000),
+    (1_050_000, 900_000), (1_500_000, 1_200_000), (2_700_000, 1_800_000), (5_400_000, 3_600_000),
+    (9_000_000, 7_200_000), (16_200_000, 10_800_000), (32_400_000, 21_600_000),
+    (86_400_000, 43_200_000), (604_800_000, 86_400_000), (1_814_400_000, 604_800_000),
+    (3_628_800_000, 2_592_000_000),
+]
+
+
+@pytest.mark.parametrize(("bound", "value"), GRAFANA_ROUNDING, ids=[str(b) for b, _ in GRAFANA_ROUNDING])
+def test_rounding_table_matches_grafana_at_every_bound(bound: int, value: int) -> None:
+    after = [v for b, v in GRAFANA_ROUNDING if b > bound]
+    next_value = after[0] if after else 31_536_000_000
+    assert round_interval_ms(bound - 0.5) == value  # frontend: interval < bound
+    assert round_interval_ms(bound) == next_value
+    assert round_interval_ms(bound - 0.5, inclusive=True) == value  # backend: interval <= bound
+    last = bound == GRAFANA_ROUNDING[-1][0]  # gtime's last case is strict: < 6 weeks
+    assert round_interval_ms(bound, inclusive=True) == (next_value if last else value)
+
+
+@pytest.mark.parametrize(("text", "ms"), [("15s", 15_000), ("30", 30_000), ("1.5s", 1_000),
+                                          ("1h30m", 3_600_000), ("500ms", 500), ("2d", 172_800_000)])
+def test_frontend_interval_parser_truncates_like_rangeutil(text: str, ms: int) -> None:
+    # rangeutil.intervalToMs: parseInt of the first number, first unit only
+    assert frontend_interval_ms(text) == ms
+
+
+def test_frontend_low_limit_defaults_to_15s_without_datasource_interval() -> None:
+    # datasource.ts: this.interval = jsonData.timeInterval || '15s'
+    t = compute_timing(T0 - H, T0, max_data_points=1000)
+    assert (t.interval_ms, t.step_ms) == (15_000, 15_000)
+
+
+def test_unparseable_min_step_gives_a_zero_rate_interval_like_grafana() -> None:
+    # calculateRateInterval returns 0 when the requested min step is not a duration
+    t = compute_timing(T0 - H, T0, max_data_points=1000, ds_scrape_interval="15s",
+                       target_interval="$__interval_ms")
+    assert t.rate_interval_ms == 0 and interpolate_builtins("[$__rate_interval]", t) == "[0s]"
+
+
+def test_min_step_interval_variable_uses_the_step_as_requested_min_step() -> None:
+    # requestedMinStep $__interval -> calculatedStep.String(); rate = max(intervalMs + step, 4 * step)
+    t = compute_timing(T0 - 24 * H, T0, max_data_points=1000, ds_scrape_interval="15s",
+                       target_interval="$__interval")
+    assert (t.interval_ms, t.step_ms, t.rate_interval_ms) == (60_000, 60_000, 240_000)
 
 
 @pytest.mark.parametrize(("text", "ms"), [
@@ -68,7 +120,7 @@ def test_rate_interval_uses_go_duration_strings(ms: int, text: str) -> None:
 def test_interval_one_hour_full_width() -> None:
     # 1 h over 1000 points = 3.6 s -> rounded to 5 s by the frontend; the backend takes that
     # intervalMs as its minimum (3.6 s < 5 s), so the step is 5 s too.
-    t = compute_timing(T0 - H, T0, max_data_points=1000)
+    t = compute_timing(T0 - H, T0, max_data_points=1000, ds_scrape_interval="1s")
     assert (t.interval_ms, t.step_ms) == (5_000, 5_000)
 
 
@@ -167,3 +219,33 @@ def test_regex_format() -> None:
 
 def test_unknown_variables_and_backend_ones_stay() -> None:
     assert interpolate("rate(x[$__rate_interval]) $nope", {}) == "rate(x[$__rate_interval]) $nope"
+
+
+def test_include_all_single_value_is_regex_escaped() -> None:
+    # interpolateQueryExpr: multi OR includeAll -> prometheusSpecialRegexEscape, even for one value
+    v = _var("ns", "kube.system", include_all=True, options=("kube.system", "b"))
+    assert interpolate('x{ns=~"$ns"}', v) == 'x{ns=~"kube\\\\.system"}'
+
+
+def test_every_regex_metacharacter_is_escaped_for_multi_values() -> None:
+    # escaping.ts (classic): backslash -> 4 backslashes, then [$^*{}[]+?.()|] get two backslashes
+    v = _var("v", ("a$^*{}[]+?.()|b", "c\\d"), multi=True)
+    expected = "(a" + "".join("\\\\" + c for c in "$^*{}[]+?.()|") + "b|c\\\\\\\\d)"
+    assert interpolate("$v", v) == expected
+
+
+def test_bracket_syntax_takes_a_format_too() -> None:
+    assert interpolate("[[v:regex]]", _var("v", ("a.b", "c"), multi=True)) == "(a\\.b|c)"
+    assert interpolate("[[v]]", _var("v", ("a.b", "c"), multi=True)) == "(a\\\\.b|c)"
+
+
+def test_all_with_explicit_regex_format_joins_options_without_all_value() -> None:
+    v = _var("ns", "$__all", multi=True, include_all=True, is_all=True, options=("a.1", "b"))
+    assert interpolate("${ns:regex}", v) == "(a\\.1|b)"
+    v = _var("ns", "$__all", multi=True, include_all=True, is_all=True, all_value=".+", options=("a", "b"))
+    assert interpolate("${ns:regex}", v) == ".+"
+
+
+def test_range_builtins_in_frontend_scoped_vars() -> None:
+    scoped = range_variables(6 * H)
+    assert interpolate("x[$__range] $__range_s ${__range_ms}", {}, scoped) == "x[21600s] 21600 21600000"

@@ -43,8 +43,10 @@ def test_missing_tag_builds_with_the_content_tag(image: ImageSpec, tmp_path: Pat
     ref = image_ref(image)
     runner = FakeRunner({("docker", "image", "inspect"): (1, ""),
                          ("docker", "build"): (0, "Successfully built\n")})
-    outcome = ImageBuilder(runner, log_dir=tmp_path / "logs").ensure(image)
+    lines: list[str] = []
+    outcome = ImageBuilder(runner, log_dir=tmp_path / "logs", progress=lines.append).ensure(image)
     assert outcome.built and outcome.ref == ref
+    assert lines == [f"building {ref} (log: {outcome.log})"]
     [build] = runner.called("docker", "build")
     assert build == ("docker", "build", "-t", ref, "-f", str(image.dockerfile), "--build-arg", "V=1",
                      str(image.context))

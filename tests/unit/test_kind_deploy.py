@@ -59,6 +59,11 @@ class FakeCore:
             raise k8s.ApiException(status=404, reason="Not Found")
         return k8s.V1ConfigMap(data=self.seed_spec)
 
+    def read_namespace(self, name: str, **_: Any) -> k8s.V1Namespace:
+        self.log.append(f"read Namespace/{name}")
+        return k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name),
+                               status=k8s.V1NamespaceStatus(phase="Active"))
+
     def read_namespaced_secret(self, name: str, namespace: str, **_: Any) -> k8s.V1Secret:
         if self.secret is None:
             raise k8s.ApiException(status=404, reason="Not Found")
@@ -98,6 +103,8 @@ def test_fresh_cluster_order_secret_seed_spec_and_wait(monkeypatch: pytest.Monke
     log, deployed = deploy(monkeypatch, None, None)
     namespaces = [i for i, line in enumerate(log) if line.startswith("apply Namespace/")]
     [secret] = [i for i, line in enumerate(log) if line.startswith("create Secret/grafana-admin")]
+    checked = [i for i, line in enumerate(log) if line.startswith("read Namespace/")]
+    assert len(checked) == len(namespaces) and max(namespaces) < min(checked) and max(checked) < secret
     others = [i for i, line in enumerate(log) if line.startswith("apply ") and "Namespace/" not in line]
     assert max(namespaces) < secret < min(others), "namespaces, then the Secret, then everything else"
     values = {"PRESET": "seed-20m", "SEED": "42", "END_TIME": "1793491200"}

@@ -206,11 +206,15 @@ def test_kept_message_and_rerun_arguments(tmp_path: Path) -> None:
 
 
 def test_reusing_a_running_cluster_exports_its_kubeconfig_and_never_creates(tmp_path: Path) -> None:
-    runner = FakeRunner({("kind", "get", "clusters"): (0, "c1\n"), ("kind", "export", "kubeconfig"): (0, "")})
+    published = "\n".join(f"{p}/tcp -> 127.0.0.1:{p}" for p in (30090, 30815, 30317, 30091, 30300))
+    runner = FakeRunner({("kind", "get", "clusters"): (0, "c1\n"), ("kind", "export", "kubeconfig"): (0, ""),
+                         ("docker", "port", "c1-control-plane"): (0, "6443/tcp -> 0.0.0.0:1\n" + published)})
     stack = KindStack(config(tmp_path, cluster_name="c1"), runner)
     stack.kind, stack.kubectl = "kind", "kubectl"
-    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "kind").mkdir(parents=True)
     (tmp_path / "manifests" / "versions.yaml").write_text("tools: {kind-node-image: kindest/node:v1.33.1}\n")
+    (tmp_path / "manifests" / KIND_CONFIG).write_text(
+        (ROOT / "manifests" / KIND_CONFIG).read_text())
     cwd = os.getcwd()
     try:
         os.chdir(tmp_path)  # pytest-kind creates .pytest-kind/<name> in the working directory
@@ -251,3 +255,22 @@ def test_existing_cluster_is_never_deleted_and_reruns_on_itself(tmp_path: Path) 
     assert "delete namespace grafana mytsdb" in stack.describe_kept()
     assert stack.rerun_args(tmp_path / "m.json") == ["--stack", "existing", "--kubeconfig", "/k/config",
                                                      "--context", "prod-like"]
+
+
+def test_reusing_a_cluster_made_without_our_port_mappings_is_refused(tmp_path: Path) -> None:
+    runner = FakeRunner({("kind", "get", "clusters"): (0, "kind\n"),
+                         ("kind", "export", "kubeconfig"): (0, ""),
+                         ("docker", "port", "kind-control-plane"): (0, "6443/tcp -> 127.0.0.1:40123\n")})
+    stack = KindStack(dataclasses.replace(config(tmp_path, cluster_name="kind"), rootdir=ROOT), runner)
+    stack.kind, stack.kubectl = "kind", "kubectl"
+    stack.kubeconfig = tmp_path / "kc" / "kubeconfig"
+    cwd = os.getcwd()
+    try:
+        os.chdir(tmp_path)
+        with pytest.raises(StackStartError) as err:
+            stack.bring_up_cluster()
+    finally:
+        os.chdir(cwd)
+    text = str(err.value)
+    assert "was not created from kind/cluster.yaml" in text and "30090->127.0.0.1:30090" in text
+    assert "kind delete cluster --name kind" in text and not stack.created

@@ -71,3 +71,19 @@ def test_case(case_id, promql_report):
     assert 'name="test_case[dash/CPU by pod/range/arrow]"' in junit.read_text()
     md = (pytester.path / "rep" / "promql.md").read_text()
     assert "dash/Mem/instant/arrow: fail" in md
+
+
+def test_skipped_cases_stay_in_their_panel_and_are_not_counted(tmp_path: Path) -> None:
+    report = ComplianceReport()
+    report.add(result("d/CPU/range/arrow", PASS))
+    report.skip("d/CPU/range/otlp", "the target holds no OTLP-ingested data")
+    report.skip("generated query 3", "both empty")
+    assert report.summary_line() == "promql compliance: 1/1 passed (0 failed, 0 unsupported)"
+    md = report.markdown()
+    cpu = md[md.index("### CPU"):]
+    assert "| range | otlp | skipped | the target holds no OTLP-ingested data |" in cpu
+    assert md.index("## Skipped") < md.index("- generated query 3: both empty")
+    report.write(tmp_path)
+    doc = json.loads((tmp_path / "promql.json").read_text())
+    assert doc["total"] == 1
+    assert {s["case_id"] for s in doc["skipped"]} == {"d/CPU/range/otlp", "generated query 3"}

@@ -173,3 +173,23 @@ def test_sink_runs_several_streams_in_parallel() -> None:
     with _PairServer() as s:
         run(tiny(), [FlightSink(s.location, streams=2)], progress=False)
         assert s.streams == len(catalog.CATALOG) and not s.barrier.broken
+
+
+class _StalledServer(ContractFlightServer):
+    """Accepts the DoPut and then never reads: a hung peer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def do_put(self, context, descriptor, reader, writer):  # type: ignore[no-untyped-def]
+        self.release.wait(30)
+
+
+def test_a_stalled_stream_fails_after_the_stream_timeout_instead_of_hanging() -> None:
+    with _StalledServer() as s:
+        try:
+            with pytest.raises(SinkError, match=r"timed out \(a stream may take 0\.5s\)"):
+                run(tiny(), [FlightSink(s.location, streams=1, stream_timeout=0.5)], progress=False)
+        finally:
+            s.release.set()

@@ -117,3 +117,17 @@ def test_spec_round_trips_through_its_dict() -> None:
     assert dataclasses.is_dataclass(spec)
     with pytest.raises(dataclasses.FrozenInstanceError):
         spec.days = 3  # type: ignore[misc]
+
+
+def test_a_window_starting_before_1970_is_refused() -> None:
+    with pytest.raises(SpecError, match=r"--end-time: .*before 1970"):
+        build_spec("seed-20m", end_time="1970-01-03T00:00:00Z")
+
+
+def test_topologies_too_big_to_build_are_refused_and_the_solver_stays_inside() -> None:
+    from seeder.spec import MAX_PODS
+
+    with pytest.raises(SpecError, match="--pods-per-service: the topology has 614400 pods"):
+        build_spec("tiny", end_time=END, regions=16, zones_per_region=6, clusters_per_zone=16, namespaces=200)
+    spec = build_spec("tiny", end_time=END, days=1.0, target_samples=10**10)
+    assert spec.pods <= MAX_PODS and abs(spec.samples_total() - 10**10) <= 0.05 * 10**10

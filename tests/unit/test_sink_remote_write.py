@@ -186,3 +186,48 @@ def test_tiny_preset_reads_back_the_model() -> None:
         want = tiny_model(spec, sink.slices)
         assert metric_names(prom.url, lo, hi) == {name for name, _ in want}
         assert_model_equal(query_back(prom.url, {mb.metric for mb in batches}, lo, hi), want)
+
+
+@pytest.mark.parametrize(("body", "ctype", "needle"), [
+    (b"<!doctype html><title>Grafana</title>", "text/html", "instead of a remote-write acknowledgement"),
+    (b"\x00\x01garbage", "application/octet-stream", "instead of a remote-write acknowledgement"),
+    (b'{"status":"error","errorType":"execution","error":"bad series"}', "application/json",
+     "rejected the data: HTTP 200"),
+])
+def test_a_2xx_that_is_not_an_acknowledgement_is_a_sink_error(body: bytes, ctype: str, needle: str) -> None:
+    with _answering(200, body, ctype) as url, pytest.raises(SinkError, match=needle) as err:
+        send(RemoteWriteSink(url), handmade_batches(points=5)[:1])
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(("status", "body"), [(204, b""), (200, b""), (200, b"  \n"),
+                                              (200, b'{"status":"success"}')])
+def test_empty_or_json_success_answers_are_acknowledgements(status: int, body: bytes) -> None:
+    with _answering(status, body, "application/json") as url:
+        sink = RemoteWriteSink(url)
+        send(sink, handmade_batches(points=5)[:1])
+    assert sink.requests_sent == 1
+
+
+@contextmanager
+def _answering(status: int, body: bytes, ctype: str) -> Iterator[str]:
+    """Every POST gets this status, content type and body."""
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/api/v1/write"
+    finally:
+        server.shutdown()
+        server.server_close()
