@@ -9,7 +9,7 @@ import requests
 from kubernetes import client as k8s
 from kubernetes.stream import stream
 
-from fixtures.kube_info import is_loopback
+from fixtures.loopback import is_loopback
 from fixtures.promql_client import PromClient
 from seeder.manifest import SeedManifest
 

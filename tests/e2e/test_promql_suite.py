@@ -1,16 +1,15 @@
 """The PromQL suite on the session cluster: `pytest tests/e2e` checks every dashboard query too.
 
 The tests are those of tests/promql, collected here again so the main job is one command; they
-share the session's ``stack_endpoints`` (the same cluster, no second setup). Run ``pytest
-tests/e2e`` or ``pytest tests/promql --stack ...``, not both paths in one session.
+share the session's ``stack_endpoints`` (the same cluster, no second setup). Marked ``cluster``,
+so without a cluster they skip like every other e2e test. Run ``pytest tests/e2e`` or ``pytest
+tests/promql --stack ...``, not both paths in one session.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from fixtures.options import HarnessConfig
-from fixtures.stacks.select import cluster_skip_reason
 from tests.promql.test_dashboards import test_dashboard_query
 from tests.promql.test_generated import test_generated_queries_match_reference
 from tests.promql.test_label_values import test_label_values_match_manifest
@@ -19,11 +18,3 @@ pytestmark = pytest.mark.cluster
 
 __all__ = ["test_dashboard_query", "test_generated_queries_match_reference",
            "test_label_values_match_manifest"]
-
-
-@pytest.fixture(autouse=True)
-def _only_on_a_cluster(harness_config: HarnessConfig, stack_name: str) -> None:
-    """Here these tests belong to the cluster run: skip like the other e2e tests without one."""
-    reason = cluster_skip_reason(harness_config, stack_name)
-    if reason:
-        pytest.skip(reason)

@@ -2,8 +2,7 @@
 
 The stand-in stack records its lifecycle in a file; everything else is the real plugin code:
 diagnostics bundles, keep-cluster lines with the rerun command, kind logs after failures, and one
-shared stack per xdist session. ``stack_endpoints`` here is the core fixture with the one line
-this area asks for (``manage_stack``); see the cluster area's report.
+shared stack per xdist session, through the core ``stack_endpoints`` fixture of fixtures.plugin.
 """
 
 from __future__ import annotations
@@ -68,26 +67,10 @@ class FakeKind(Stack):
 '''
 
 CONFTEST = '''
-import pytest
-from fixtures.errors import PrerequisiteMissing
-from fixtures.stacks import STACK_CLASSES, make_stack
-from fixtures.stack_session import manage_stack
+from fixtures.stacks import STACK_CLASSES
 
 pytest_plugins = ["fixtures.plugin", "fixtures.cluster_plugin"]
 STACK_CLASSES["kind"] = "fake_stack:FakeKind"
-
-@pytest.fixture(scope="session")
-def stack_endpoints(pytestconfig, harness_config, stack_name):
-    """The core fixture with the requested manage_stack(...) line."""
-    stack = manage_stack(make_stack(stack_name, harness_config), pytestconfig, harness_config)
-    try:
-        endpoints = stack.__enter__()
-    except PrerequisiteMissing as missing:
-        pytest.skip(f"stack {stack_name}: {missing}")
-    try:
-        yield endpoints
-    finally:
-        stack.__exit__(None, None, None)
 '''
 
 TESTS = '''

@@ -119,6 +119,7 @@ def test_kind_create_failure_is_a_one_line_stack_error_and_marks_the_cluster_our
     cfg = dataclasses.replace(HarnessConfig(rootdir=ROOT, artifacts=tmp_path / "a"), cluster_name="c1")
     stack = KindStack(cfg, FakeRunner({(str(kind), "get", "clusters"): (0, "other\n")}))
     stack.kind, stack.kubectl = str(kind), str(kind)
+    stack.kubeconfig = tmp_path / "kc" / "kubeconfig"  # not under the repo's .pytest-kind
     with pytest.raises(StackStartError) as err:
         stack.bring_up_cluster()
     assert str(err.value).startswith("kind could not create cluster c1: ") and "exited 1" in str(err.value)
