@@ -11,10 +11,12 @@ It keeps the parts of MyTSDB's contract (../shared/mytsdb-contract.md) that
 - Flight DoPut through ``seeder.contract_server`` (MyTSDB's schema and ordering rules), OTLP
   Export through ``tests.unit.otlp_receiver`` (MyTSDB's OTLP rules);
 - SIGTERM: exit 0 after a pause (MyTSDB sleeps ~5 s; ``FAKE_TSDB_EXIT_DELAY``, default 0.5).
-``GET /fake/stats`` (not a MyTSDB endpoint) reports what arrived, for the test's assertions.
+``GET /fake/stats`` (not a MyTSDB endpoint) reports what arrived, for the test's assertions; the
+data dir gets a ``fake-was-here`` marker so a test can see that it started fresh.
 
-Run: ``python -m tests.unit.fake_tsdb_server --http-port 9090 ...`` (the test wraps it in an
-executable ``tsdb_server`` script, so it is started exactly like the real binary).
+Run: ``python -m tests.unit.fake_tsdb_server --http-port 9090 ...`` (the local-stack test wraps it
+in an executable ``tsdb_server`` script, so it is started exactly like the real binary; the
+docker-stack test runs it as a container's entrypoint with ``FAKE_TSDB_BIND=0.0.0.0``).
 """
 
 from __future__ import annotations
@@ -84,6 +86,10 @@ def main(argv: list[str]) -> int:
 
     data_dir = flags["--data-dir"]
     os.makedirs(data_dir, exist_ok=True)  # storage first
+    fresh = not os.listdir(data_dir)
+    with open(os.path.join(data_dir, "fake-was-here"), "w") as marker:
+        marker.write("fresh data dir\n" if fresh else "data dir was not empty\n")
+    bind = os.environ.get("FAKE_TSDB_BIND", "127.0.0.1")
     otlp = _OtlpState()
     flight: list[ContractFlightServer] = []
 
@@ -96,7 +102,9 @@ def main(argv: list[str]) -> int:
                 body = {"flight_rows": server.rows if server else 0,
                         "flight_series": len(server.series()) if server else 0,
                         "flight_violations": server.violations if server else [],
-                        "otlp_calls": otlp.calls, "data_dir": data_dir}
+                        "otlp_calls": otlp.calls, "otlp_requests": len(otlp.requests),
+                        "data_dir": data_dir, "data_dir_files": sorted(os.listdir(data_dir)),
+                        "started_fresh": fresh}
             else:
                 self.send_error(404)
                 return
@@ -110,7 +118,7 @@ def main(argv: list[str]) -> int:
         def log_message(self, *args: object) -> None:
             """Quiet."""
 
-    http_server = http.server.ThreadingHTTPServer(("127.0.0.1", flags["--http-port"]), Handler)
+    http_server = http.server.ThreadingHTTPServer((bind, flags["--http-port"]), Handler)
     threading.Thread(target=http_server.serve_forever, daemon=True).start()
     grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
     svc_grpc.add_MetricsServiceServicer_to_server(_Servicer(otlp), grpc_server)  # type: ignore[arg-type]
@@ -125,7 +133,7 @@ def main(argv: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     time.sleep(float(os.environ.get("FAKE_TSDB_FLIGHT_DELAY", "1.0")))  # Flight starts last
-    flight.append(ContractFlightServer(f"grpc+tcp://127.0.0.1:{flags['--arrow-port']}", mode="record"))
+    flight.append(ContractFlightServer(f"grpc+tcp://{bind}:{flags['--arrow-port']}", mode="record"))
     print(f"fake tsdb_server: Flight {flags['--arrow-port']}", flush=True)
     flight[0].serve()
     return 0

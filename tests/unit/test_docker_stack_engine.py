@@ -188,13 +188,15 @@ def test_ctrl_c_removes_the_containers(client: docker.DockerClient, tmp_path: Pa
 
 
 DOUBLE_FILES = ("tests/__init__.py", "tests/unit/otlp_receiver.py", "tests/unit/sink_support.py",
-                "tests/unit/docker_mytsdb_double.py")
+                "tests/unit/fake_tsdb_server.py")
 
 
 def build_mytsdb_double(client: docker.DockerClient, base: str) -> str:
-    """An image running tests/unit/docker_mytsdb_double.py on the seeder image's dependencies."""
-    dockerfile = (f"FROM {base}\nCOPY tests /double/tests\nENV PYTHONPATH=/double\n"
-                  'ENTRYPOINT ["python", "/double/tests/unit/docker_mytsdb_double.py"]\n')
+    """An image running tests/unit/fake_tsdb_server.py on the seeder image's dependencies."""
+    # Flight 2 s after /health, like MyTSDB's start order: a stack waiting for /health alone fails.
+    dockerfile = (f"FROM {base}\nCOPY tests /double/tests\nENV PYTHONPATH=/double "
+                  "FAKE_TSDB_BIND=0.0.0.0 FAKE_TSDB_FLIGHT_DELAY=2\n"
+                  'ENTRYPOINT ["python", "-m", "tests.unit.fake_tsdb_server"]\n')
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         info = tarfile.TarInfo("Dockerfile")
@@ -236,16 +238,16 @@ def test_mytsdb_target_is_awaited_then_seeded_over_flight_and_otlp(client: docke
     with stack as endpoints:
         assert endpoints.target_kind == "mytsdb" and endpoints.target_has_otlp
         assert endpoints.flight_location and endpoints.flight_location.startswith("grpc+tcp://127.0.0.1:")
-        stats = requests.get(f"{endpoints.target_url}/double/stats", timeout=10).json()
+        stats = requests.get(f"{endpoints.target_url}/fake/stats", timeout=10).json()
         manifest = endpoints.manifest
         assert manifest.otlp is not None
         assert stats["flight_violations"] == []
         assert stats["flight_rows"] == manifest.samples_total - manifest.otlp["samples"]
         assert stats["otlp_requests"] > 0 and stats["otlp_requests"] == stats["otlp_calls"]
-        assert stats["data_dir"] == ["double-was-here"], "the data dir was not fresh"
+        assert stats["started_fresh"] and stats["data_dir_files"] == ["fake-was-here"], stats
     assert session_items(client, stack.session) == []
     log = (tmp_path / "artifacts/docker-stack/mytsdb.log").read_text()
-    assert "double: Flight on 8815" in log
+    assert "fake tsdb_server: Flight 8815" in log
 
 
 def test_backfill_fails_loudly_on_a_bad_file_and_loads_good_ones(client: docker.DockerClient,
