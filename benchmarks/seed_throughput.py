@@ -25,7 +25,7 @@ from seeder.generate import MetricBatch, iter_batches
 from seeder.run import run
 from seeder.sinks.flight import FlightSink
 from seeder.sinks.null import NullSink
-from seeder.spec import SeedSpec, build_spec
+from seeder.spec import PRESETS, SeedSpec, build_spec
 
 END_TIME = "2026-11-01T00:00:00Z"
 
@@ -60,11 +60,24 @@ def raw_once(proto: MetricBatch, plan: dict[str, int], streams: int) -> tuple[in
         return server.rows, time.perf_counter() - t0, time.process_time() - c0
 
 
+def _at_least_one(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value!r}")
+    return number
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("--preset", default="seed-20m")
-    ap.add_argument("--streams", type=int, default=4)
-    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--preset", default="seed-20m", choices=PRESETS,
+                    help="seeder preset (default seed-20m: about 20.5M samples, up to 1.5 GiB of memory; "
+                         "tiny for a quick look)")
+    ap.add_argument("--streams", type=_at_least_one, default=4, help="Flight streams (default 4)")
+    ap.add_argument("--repeat", type=_at_least_one, default=1,
+                    help="seed/raw pairs; the last line is their median ratio (default 1)")
     a = ap.parse_args()
     spec = build_spec(a.preset, end_time=END_TIME)
     proto = next(b for b in iter_batches(spec) if b.metric == "container_cpu_usage_seconds_total")

@@ -209,8 +209,11 @@ class RemoteWriteSink(Sink):
                     return
                 text = resp.text.strip().replace("\n", " ")[:300]
                 if resp.status_code < 500:
+                    hint = ("; a Prometheus receiving past data needs storage.tsdb.out_of_order_time_window "
+                            "covering the seeded window" if "out of bounds" in text or "out of order" in text
+                            else "")
                     raise SinkError(
-                        f"remote-write: {self.url} rejected the data: HTTP {resp.status_code}: {text}")
+                        f"remote-write: {self.url} rejected the data: HTTP {resp.status_code}: {text}{hint}")
                 reason = f"HTTP {resp.status_code}: {text}"
             if time.monotonic() + backoff > deadline:
                 raise SinkError(f"remote-write: {self.url} failed for {self.retry_deadline:g}s "

@@ -111,3 +111,12 @@ def test_runner_reports_exit_codes_timeouts_and_missing_tools(tmp_path: Path) ->
     assert runner.run(["/nonexistent/docker"], timeout=10).returncode == 127
     slow = runner.run(["sh", "-c", "echo started; exec sleep 5"], timeout=0.5, log_file=tmp_path / "l.log")
     assert slow.returncode == 124 and "started" in slow.stdout
+
+
+def test_pull_says_what_it_pulls_and_reports_failure_without_raising(tmp_path: Path) -> None:
+    runner = FakeRunner({("docker", "pull"): (1, "dial tcp: lookup registry-1.docker.io: no such host")})
+    lines: list[str] = []
+    result = ImageBuilder(runner, log_dir=tmp_path, progress=lines.append).pull("grafana/grafana:11.6.0")
+    assert not result.ok and "no such host" in result.tail(1)
+    assert runner.calls == [("docker", "pull", "grafana/grafana:11.6.0")]
+    assert lines == ["pulling grafana/grafana:11.6.0 into the local Docker engine"]
