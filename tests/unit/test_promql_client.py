@@ -4,9 +4,7 @@ against a real local Prometheus where it matters."""
 from __future__ import annotations
 
 import shlex
-import shutil
 import subprocess
-from collections.abc import Iterator
 
 import pytest
 
@@ -14,16 +12,6 @@ from fixtures.errors import QueryError
 from fixtures.promql_client import PromClient, PromRequest, decode, fmt_time
 
 T = 1_793_487_600.0
-
-
-@pytest.fixture(scope="module")
-def prometheus() -> Iterator[str]:
-    if not shutil.which("prometheus"):
-        pytest.skip("prometheus not on PATH (apt install prometheus)")
-    from fixtures.prometheus_proc import PrometheusProcess
-
-    with PrometheusProcess() as prom:
-        yield prom.url
 
 
 def test_success(prometheus: str) -> None:

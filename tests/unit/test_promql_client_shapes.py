@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import shutil
 import subprocess
 import threading
 import time
@@ -89,16 +88,6 @@ def shapes() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-@pytest.fixture(scope="module")
-def prometheus() -> Iterator[str]:
-    if not shutil.which("prometheus"):
-        pytest.skip("prometheus not on PATH (apt install prometheus)")
-    from fixtures.prometheus_proc import PrometheusProcess
-
-    with PrometheusProcess() as prom:
-        yield prom.url
 
 
 def test_error_with_http_200_is_an_error(shapes: str) -> None:

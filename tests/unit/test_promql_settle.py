@@ -4,7 +4,6 @@ timeout that names what is missing (against a real, empty Prometheus)."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,16 +19,6 @@ END_MS = 1_793_491_200_000
 def manifest(metrics: dict[str, dict[str, object]]) -> SeedManifest:
     return SeedManifest(spec={}, seed=1, start_ms=END_MS - 3_600_000, end_ms=END_MS, interval_ms=60_000,
                         metrics={k: {"type": "gauge", **v} for k, v in metrics.items()})
-
-
-@pytest.fixture(scope="module")
-def prometheus() -> Iterator[str]:
-    if not shutil.which("prometheus"):
-        pytest.skip("prometheus not on PATH (apt install prometheus)")
-    from fixtures.prometheus_proc import PrometheusProcess
-
-    with PrometheusProcess() as prom:
-        yield prom.url
 
 
 def test_settle_rule() -> None:
