@@ -1,7 +1,7 @@
 """Progress on stderr: a tqdm bar on a terminal, periodic plain lines (samples/s, ETA) otherwise.
 
 Plain lines are for logs (the kind seed sidecar): the harness shows the last one while it waits
-(``fixtures.readiness.parse_seed_progress`` looks for ``%``, ``samples/s`` or ``ETA``).
+(``fixtures.kube.readiness.parse_seed_progress`` looks for ``%``, ``samples/s`` or ``ETA``).
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ step() {  # step <name> <command...>: run, time, stop CI on failure
   if [ $rc != 0 ]; then FAILED="$name"; exit 1; fi
 }
 pinned() {  # pinned <image name>: from manifests/versions.yaml (the one place for pins)
-  (cd "$ROOT" && "$PYTHON" -c 'import sys; from fixtures.images_pinned import PINS; print(PINS.image(sys.argv[1]))' "$1")
+  (cd "$ROOT" && "$PYTHON" -c 'import sys; from fixtures.common.pins import PINS; print(PINS.image(sys.argv[1]))' "$1")
 }
 
 t0=$(date +%s)
@@ -75,7 +75,7 @@ cd "$ROOT" || exit 1
 # No Ryuk (its image cannot be pulled; the stack removes its containers by label itself).
 export TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_CONNECTION_MODE=docker_host
 step "docker stack engine tests" "$PYTHON" -m pytest -q -p no:cacheprovider \
-  tests/unit/test_docker_stack_engine.py
+  tests/unit/stacks/test_docker_engine.py
 # Self-consistency run: the same Prometheus image as target and reference proves the plumbing
 # (ports, waits, seeding, cleanup); MyTSDB itself runs where an image of it exists.
 step "tests/promql on the docker stack" \

@@ -11,7 +11,7 @@ adjacent in a file (promtool accepts that). Timestamps are seconds with millisec
 Files are written as ``*.partial`` and renamed on ``close()``; ``abort()`` (a failure anywhere in
 the run, even after this sink closed) removes them, so a failed run leaves no file that looks
 complete. With ``block_window_ms`` the output is one file per aligned window (promtool's
-block range is 2 h), so ``fixtures.prometheus_proc.backfill_openmetrics`` can run one promtool per
+block range is 2 h), so ``fixtures.stacks.prometheus_proc.backfill_openmetrics`` can run one promtool per
 file instead of rescanning one big file once per window.
 
 Example::

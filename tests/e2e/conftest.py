@@ -13,7 +13,7 @@ import os
 import pytest
 
 from fixtures.cluster_plugin import Cluster
-from fixtures.promql_client import PromClient
+from fixtures.promql.client import PromClient
 
 
 @pytest.fixture(autouse=True)

@@ -9,8 +9,8 @@ import requests
 from kubernetes import client as k8s
 from kubernetes.stream import stream
 
-from fixtures.loopback import is_loopback
-from fixtures.promql_client import PromClient
+from fixtures.common.loopback import is_loopback
+from fixtures.promql.client import PromClient
 from seeder.manifest import SeedManifest
 
 EXEC_TIMEOUT_S = 60  # without a timeout a stalled exec websocket waits forever

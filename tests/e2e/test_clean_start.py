@@ -13,9 +13,10 @@ import pytest
 from kubernetes import client as k8s
 
 from fixtures.cluster_plugin import Cluster
-from fixtures.options import HarnessConfig
-from fixtures.promql_client import PromClient
-from fixtures.readiness import DeploymentReady, Wait
+from fixtures.common.config import HarnessConfig
+from fixtures.common.wait import Wait
+from fixtures.kube.readiness import DeploymentReady
+from fixtures.promql.client import PromClient
 from fixtures.stacks.kube_deploy import SEED_CONTAINER, SEEDED_DEPLOYMENT
 from tests.e2e.helpers import (
     count_series,

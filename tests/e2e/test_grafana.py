@@ -1,6 +1,6 @@
 """Grafana: datasources healthy, dashboard provisioned, every panel query equal to the direct query.
 
-Each panel target is expanded the way Grafana does (``fixtures.replay.build_query``), sent through
+Each panel target is expanded the way Grafana does (``fixtures.promql.replay.build_query``), sent through
 Grafana's query API (``/api/ds/query``) to the MyTSDB datasource, and compared with the same query
 sent to MyTSDB directly at the timestamps Grafana returned.
 """
@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import k8s_apply as ka
 from fixtures.cluster_plugin import Cluster
-from fixtures.dashboards import discover_dashboards
-from fixtures.promql_client import PromClient
-from fixtures.replay import DEFAULT_MAX_DATA_POINTS, CaseSpec, build_query, collect_cases
+from fixtures.kube import apply as ka
+from fixtures.promql.client import PromClient
+from fixtures.promql.dashboards import discover_dashboards
+from fixtures.promql.replay import DEFAULT_MAX_DATA_POINTS, CaseSpec, build_query, collect_cases
 from tests.e2e.helpers import Grafana, frames_to_series, prom_to_series, series_diff
 
 pytestmark = pytest.mark.cluster

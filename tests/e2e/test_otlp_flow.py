@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from fixtures.cluster_plugin import Cluster
-from fixtures.promql_client import PromClient
-from fixtures.readiness import Wait
+from fixtures.common.wait import Wait
+from fixtures.promql.client import PromClient
 
 pytestmark = pytest.mark.cluster
 SAMPLE_APP = Path(__file__).resolve().parents[2] / "manifests" / "sample-app" / "sample_app.py"

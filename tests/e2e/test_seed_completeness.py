@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fixtures.cluster_plugin import Cluster
-from fixtures.promql_client import PromClient
+from fixtures.promql.client import PromClient
 from tests.e2e.helpers import count_series, main_slice_series
 
 pytestmark = pytest.mark.cluster

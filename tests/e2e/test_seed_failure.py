@@ -14,8 +14,9 @@ import pytest
 from kubernetes import client as k8s
 
 from fixtures.cluster_plugin import Cluster
-from fixtures.errors import WaitAborted
-from fixtures.readiness import DeploymentReady, Wait, classify_pod
+from fixtures.common.errors import WaitAborted
+from fixtures.common.wait import Wait
+from fixtures.kube.readiness import DeploymentReady, classify_pod
 from fixtures.stacks.kube_deploy import SEED_CONTAINER, SEEDED_DEPLOYMENT
 from tests.e2e.helpers import ExecInRunning, live_pods, pod_ready
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from fixtures.grafana_vars import prometheus_regex_escape
+from fixtures.promql.variables import prometheus_regex_escape
 from seeder.manifest import SeedManifest
 
 RANGES = ("3m", "5m", "10m")

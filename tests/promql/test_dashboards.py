@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.compare import PASS, UNSUPPORTED
-from fixtures.promql_client import PromClient
-from fixtures.replay import SKIP, CaseSpec, explain, run_case
-from fixtures.report import ComplianceReport
+from fixtures.promql.client import PromClient
+from fixtures.promql.compare import PASS, UNSUPPORTED
+from fixtures.promql.replay import SKIP, CaseSpec, explain, run_case
+from fixtures.promql.report import ComplianceReport
 from fixtures.stacks.base import Endpoints
 
 

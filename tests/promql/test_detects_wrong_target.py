@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.compare import FAIL, PASS
-from fixtures.dashboards import parse_dashboard
-from fixtures.options import HarnessConfig
-from fixtures.prometheus_proc import PrometheusProcess, backfill_openmetrics
-from fixtures.promql_client import PromClient
-from fixtures.replay import CaseSpec, cases_for, collect_cases, run_case
-from fixtures.report import ComplianceReport
+from fixtures.common.config import HarnessConfig
+from fixtures.promql.client import PromClient
+from fixtures.promql.compare import FAIL, PASS
+from fixtures.promql.dashboards import parse_dashboard
+from fixtures.promql.replay import CaseSpec, cases_for, collect_cases, run_case
+from fixtures.promql.report import ComplianceReport
 from fixtures.stacks.base import Endpoints
+from fixtures.stacks.prometheus_proc import PrometheusProcess, backfill_openmetrics
 from seeder.manifest import SeedManifest
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from fixtures.compare import FAIL, compare
-from fixtures.options import HarnessConfig
-from fixtures.promql_client import PromClient
+from fixtures.common.config import HarnessConfig
+from fixtures.promql.client import PromClient
+from fixtures.promql.compare import FAIL, compare
 from fixtures.stacks.base import Endpoints
 from tests.promql.promql_strategies import Universe, promql
 

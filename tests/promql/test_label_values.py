@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.promql_client import PromClient
+from fixtures.promql.client import PromClient
 from fixtures.stacks.base import Endpoints
 
 DAY = 86400.0

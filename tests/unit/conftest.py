@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fixtures.readiness import set_progress_sink
+from fixtures.common.wait import set_progress_sink
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +28,7 @@ def prometheus() -> Iterator[str]:
     """URL of an empty real Prometheus (skips with the install hint when it is not on PATH)."""
     if not shutil.which("prometheus"):
         pytest.skip("prometheus not on PATH (apt install prometheus)")
-    from fixtures.prometheus_proc import PrometheusProcess
+    from fixtures.stacks.prometheus_proc import PrometheusProcess
 
     with PrometheusProcess() as prom:
         yield prom.url

@@ -1,0 +1,1 @@
+"""Tests of fixtures.checks, run over the real manifests."""

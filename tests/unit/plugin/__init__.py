@@ -1,0 +1,1 @@
+"""Tests of the pytest layer (options, plugins, session sharing), many through pytester."""

@@ -1,0 +1,1 @@
+"""Tests of fixtures.promql: client, comparison, dashboards, variables, replay, report."""

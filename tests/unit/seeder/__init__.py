@@ -1,0 +1,1 @@
+"""Tests of seeder: spec, topology, generation, manifest, CLI."""

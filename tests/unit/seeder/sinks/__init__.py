@@ -1,0 +1,1 @@
+"""Tests of seeder.sinks against real peers (promtool, Prometheus) or contract-enforcing doubles."""
