@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.cluster_plugin import Cluster
+from fixtures.common.config import HarnessConfig
 from fixtures.kube import apply as ka
 from fixtures.promql.client import PromClient
 from fixtures.promql.dashboards import discover_dashboards
@@ -26,7 +27,9 @@ CASES = [c for c in collect_cases(MANIFESTS) if c.source == "arrow"]
 
 
 @pytest.fixture(scope="session")
-def grafana(cluster: Cluster) -> Grafana:
+def grafana(harness_config: HarnessConfig, cluster: Cluster) -> Grafana:
+    if "grafana" in harness_config.without:
+        pytest.skip("Grafana not deployed (--without grafana)")
     e = cluster.endpoints
     if not e.grafana_url:
         pytest.skip("this stack exposes no Grafana URL (pass --grafana-url for --stack endpoints)")

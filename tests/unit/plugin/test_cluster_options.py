@@ -47,10 +47,30 @@ def test_auto_without_kind_skips_cluster_tests_naming_each_missing_piece(project
     result = project.runpytest(*BASE_ARGS)
     result.assert_outcomes(skipped=1)
     [line] = skip_lines(result)
-    assert "cluster tests need the kind stack; missing here:" in line
+    assert "cluster tests need the kind stack; missing: kind not on PATH, kubectl not on PATH, docker, " \
+           "no MyTSDB image" in line
+    [summary] = [x for x in result.outlines if x.startswith("harness: 1 cluster tests skipped:")]
     for part in ("kind not on PATH", "--kind-bin", "kubectl not on PATH", "--kubectl-bin",
-                 "docker client is not on PATH", "--mytsdb-src PATH", "--mytsdb-image REF"):
-        assert part in line, part
+                 "docker client is not on PATH", "--mytsdb-src PATH", "--mytsdb-image REF",
+                 "--mytsdb-standin"):
+        assert part in summary, part
+        assert part not in line or part.endswith("not on PATH"), f"per-test line repeats the how: {part}"
+
+
+def test_many_skipped_cluster_tests_print_the_how_once(project: pytest.Pytester) -> None:
+    project.makepyfile(test_more="""
+        import pytest
+        pytestmark = pytest.mark.cluster
+        @pytest.mark.parametrize("n", range(30))
+        def test_many(n):
+            pass
+        def test_other():
+            pass
+    """)
+    result = project.runpytest(*BASE_ARGS)
+    result.assert_outcomes(skipped=32)
+    assert sum("--kubectl-bin" in line for line in result.outlines) == 1
+    assert [x for x in result.outlines if x.startswith("harness: 32 cluster tests skipped:")]
 
 
 def test_stack_kind_with_a_missing_kind_bin_names_the_path(project: pytest.Pytester) -> None:
@@ -163,3 +183,26 @@ def test_the_prerequisite_probe_runs_once_per_session_config(monkeypatch: pytest
     monkeypatch.setenv("PATH", str(tmp_path / "other"))
     select.cluster_skip_reason(config, "local")
     assert len(runners) == 2, "a changed PATH is probed again"
+
+
+def test_standin_with_a_real_mytsdb_is_a_usage_error(project: pytest.Pytester) -> None:
+    result = project.runpytest(*BASE_ARGS, "--mytsdb-standin", "--mytsdb-image", "mytsdb:dev")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--mytsdb-standin * never used when --mytsdb-image or --mytsdb-src*"])
+
+
+def test_without_accepts_only_grafana(project: pytest.Pytester) -> None:
+    result = project.runpytest(*BASE_ARGS, "--without", "reference")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--without: invalid choice: 'reference' (choose from*grafana*"])
+
+
+def test_header_names_the_standin_and_what_was_left_out(project: pytest.Pytester,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARNESS_WITHOUT", "grafana,bogus")  # a bad export: warned about, ignored
+    result = project.runpytest(*BASE_ARGS, "--mytsdb-standin")
+    result.stderr.fnmatch_lines(["harness: warning: ignoring HARNESS_WITHOUT='grafana,bogus'*"])
+    result.stdout.fnmatch_lines(
+        ["harness: * without=- * mytsdb-standin=yes (MyTSDB stand-in, a test double)"])
+    result = project.runpytest(*BASE_ARGS, "--mytsdb-standin", "--without", "grafana")
+    result.stdout.fnmatch_lines(["harness: * without=grafana * mytsdb-standin=yes (MyTSDB stand-in*"])

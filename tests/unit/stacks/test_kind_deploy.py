@@ -123,3 +123,18 @@ def test_reused_cluster_keeps_its_secret_and_end_time(monkeypatch: pytest.Monkey
     assert not [line for line in log if line.startswith("create Secret")]
     assert deployed.grafana_auth == ("admin", "kept-pw")
     assert deployed.seed_values == kept and f"seed-spec {kept}" in log
+
+
+def test_without_grafana_leaves_out_its_namespace_and_nothing_else() -> None:
+    everything = kube_deploy.stack_documents(HarnessConfig(rootdir=ROOT))
+    without = kube_deploy.stack_documents(HarnessConfig(rootdir=ROOT, without=("grafana",)))
+    left_out = [d for d in everything if d not in without]
+    in_grafana = [d["metadata"].get("namespace") == "grafana" or
+                  (d["kind"] == "Namespace" and d["metadata"]["name"] == "grafana") for d in left_out]
+    assert left_out and all(in_grafana)
+    assert {d["kind"] for d in left_out} >= {"Namespace", "Deployment", "Service"}
+    images = {c["image"] for d in everything for c in ka.containers(ka.pod_spec(d) or {})}
+    kept = {c["image"] for d in without for c in ka.containers(ka.pod_spec(d) or {})}
+    assert images - kept == {i for i in images if i.startswith("grafana/")}
+    roles = kube_deploy.role_ports(without)
+    assert "grafana" not in roles and {"target", "reference", "flight", "otlp"} <= set(roles)

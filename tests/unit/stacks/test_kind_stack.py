@@ -24,7 +24,9 @@ from fixtures.stacks.kind_support import (
     cluster_exists,
     host_ports,
     images_to_load,
+    kind_config_path,
     kind_tools,
+    node_image,
     role_urls,
 )
 from fixtures.stacks.kube_deploy import SERVICE_ROLES, role_ports
@@ -272,5 +274,16 @@ def test_reusing_a_cluster_made_without_our_port_mappings_is_refused(tmp_path: P
     finally:
         os.chdir(cwd)
     text = str(err.value)
-    assert "was not created from kind/cluster.yaml" in text and "30090->127.0.0.1:30090" in text
+    assert f"was not created from {ROOT / 'manifests' / KIND_CONFIG}" in text
+    assert "30090->127.0.0.1:30090" in text
     assert "kind delete cluster --name kind" in text and not stack.created
+
+
+def test_node_image_and_config_default_to_the_pins_and_follow_the_options(tmp_path: Path) -> None:
+    pinned = yaml.safe_load((ROOT / "manifests" / "versions.yaml").read_text())["tools"]["kind-node-image"]
+    default = HarnessConfig(rootdir=ROOT)
+    assert node_image(default) == pinned
+    assert kind_config_path(default) == ROOT / "manifests" / KIND_CONFIG
+    overlay = tmp_path / "kind-ci.yaml"
+    given = HarnessConfig(rootdir=ROOT, kind_node_image="local/node:v1", kind_config=overlay)
+    assert node_image(given) == "local/node:v1" and kind_config_path(given) == overlay
