@@ -155,6 +155,19 @@ def test_end_of_session_lines(tmp_path: Path) -> None:
     assert SeedManifest.load(tmp_path / "kept" / "seed-manifest.json") == MANIFEST
 
 
+def test_a_clean_kept_run_prints_how_to_rerun_its_tests(tmp_path: Path) -> None:
+    cfg = HarnessConfig(artifacts=tmp_path)
+    stack = CountingStack(cfg, {})
+    stack.endpoints = endpoints()
+    lines = end_of_session_lines(stack, cfg, [], targets=["tests/e2e"])
+    title, command = lines[-1].split("\n", 1)
+    assert title == "rerun the tests against it:"
+    kept_manifest = tmp_path / "kept" / "seed-manifest.json"
+    assert shlex.split(command) == ["pytest", "tests/e2e", "--stack", "endpoints", "--seed-manifest",
+                                    str(kept_manifest)]
+    assert SeedManifest.load(kept_manifest) == MANIFEST
+
+
 def test_rerun_command_deduplicates_and_quotes() -> None:
     ids = ["t.py::a[x y]", "t.py::a[x y]", "t.py::b"]
     assert shlex.split(rerun_command(ids, ["--stack", "endpoints"])) == ["pytest", "t.py::a[x y]", "t.py::b",
