@@ -17,6 +17,9 @@ DOCKERFILES = {
     "seeder": MANIFESTS_DIR / "images" / "seeder" / "Dockerfile",
     "sample-app": MANIFESTS_DIR / "sample-app" / "Dockerfile",
 }
+# The MyTSDB stand-in (--mytsdb-standin, CI only) is deployed in MyTSDB's place, so no manifest
+# names it; its second stage copies the binary out of the pinned reference Prometheus image.
+STANDIN_DOCKERFILE = MANIFESTS_DIR / "images" / "mytsdb-standin" / "Dockerfile"
 
 
 def instructions(path: Path) -> list[tuple[str, str]]:
@@ -52,6 +55,18 @@ def test_every_pinned_image_is_used_and_every_used_image_is_pinned() -> None:
         args.split()[0] for path in DOCKERFILES.values() for ins, args in instructions(path) if ins == "FROM"
     }
     assert pinned - used == from_lines == {PINS.image("python-base")}, "stale pin or unpinned base image"
+    standin_from = [args.split()[0] for ins, args in instructions(STANDIN_DOCKERFILE) if ins == "FROM"]
+    assert standin_from == [PINS.image("prometheus"), PINS.image("python-base")]
+
+
+def test_standin_image_runs_as_the_mytsdb_pod_user_and_holds_the_reference_prometheus() -> None:
+    steps = instructions(STANDIN_DOCKERFILE)
+    copies = [args for ins, args in steps if ins == "COPY"]
+    assert copies[0].startswith("--from=prometheus /bin/prometheus ")
+    assert [c.split()[0] for c in copies[1:]] == ["pyproject.toml", "seeder/", "standin/"]
+    assert [args for ins, args in steps if ins == "USER"][-1] == "65532:65532"
+    assert dict(steps)["ENTRYPOINT"] == '["python", "-m", "standin"]'
+    assert "ADD" not in [ins for ins, _ in steps]
 
 
 def test_kind_config_uses_the_pinned_node_image() -> None:
@@ -115,6 +130,7 @@ def test_dockerignore_sends_exactly_what_the_dockerfiles_copy() -> None:
         "seeder/__init__.py",
         "seeder/cli.py",
         "seeder/sinks/base.py",
+        "standin/__main__.py",
         "manifests/sample-app/sample_app.py",
         "manifests/sample-app/requirements.txt",
     ]

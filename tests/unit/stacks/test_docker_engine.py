@@ -188,13 +188,14 @@ def test_ctrl_c_removes_the_containers(client: docker.DockerClient, tmp_path: Pa
 
 
 DOUBLE_FILES = ("tests/__init__.py", "tests/unit/support/otlp_receiver.py", "tests/unit/support/sinks.py",
-                "tests/unit/support/tsdb_server.py")
+                "tests/unit/support/tsdb_server.py", "standin")
 
 
 def build_mytsdb_double(client: docker.DockerClient, base: str) -> str:
     """An image running tests/unit/support/tsdb_server.py on the seeder image's dependencies."""
     # Flight 2 s after /health, like MyTSDB's start order: a stack waiting for /health alone fails.
-    dockerfile = (f"FROM {base}\nCOPY tests /double/tests\nENV PYTHONPATH=/double "
+    dockerfile = (f"FROM {base}\nCOPY tests /double/tests\nCOPY standin /double/standin\n"
+                  "ENV PYTHONPATH=/double "
                   "FAKE_TSDB_BIND=0.0.0.0 FAKE_TSDB_FLIGHT_DELAY=2\n"
                   'ENTRYPOINT ["python", "-m", "tests.unit.support.tsdb_server"]\n')
     buf = io.BytesIO()

@@ -1,14 +1,14 @@
 """An in-process OTLP/gRPC metrics receiver on loopback, built on the official generated stubs.
 
 It stands in for MyTSDB's OTLP endpoint (which cannot run here) and enforces what MyTSDB reads
-(see ../shared/mytsdb-contract.md): number points must be ``as_double`` (MyTSDB stores integer
-points as 0), sums and histograms cumulative, histograms explicit-bucket and self-consistent;
-exponential histograms and summaries (dropped by MyTSDB) are refused. A violation is answered
-``INVALID_ARGUMENT``, so a sink bug fails loudly instead of being recorded.
+with ``standin.otlp.contract_violation`` (the one implementation, shared with the MyTSDB
+stand-in): a violation is answered ``INVALID_ARGUMENT``, so a sink bug fails loudly instead of
+being recorded. On top of the stand-in it can be told to fail or to report rejected points, and
+it keeps every accepted request.
 
-``decode()`` turns what arrived back into the model view of ``sink_support`` (a histogram becomes
-its ``_bucket{le}``/``_sum``/``_count`` series, ``le`` as a float repr), so tests compare it with
-the generator's model built with ``le_float=True``.
+``decode()`` turns what arrived back into the model view of ``sink_support`` (``standin.otlp.decode``:
+a histogram becomes its ``_bucket{le}``/``_sum``/``_count`` series; here ``le`` is normalised to a
+float repr), so tests compare it with the generator's model built with ``le_float=True``.
 
 Example::
 
@@ -26,37 +26,12 @@ from types import TracebackType
 import grpc
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as svc
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc as svc_grpc
-from opentelemetry.proto.metrics.v1 import metrics_pb2 as mpb
 
+from standin.otlp import contract_violation
+from standin.otlp import decode as standin_decode
 from tests.unit.support.sinks import Model, norm_labels
 
-CUMULATIVE = mpb.AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
-
-
-def contract_violation(request: svc.ExportMetricsServiceRequest) -> str | None:
-    """Why MyTSDB would mis-store this request, or None."""
-    for rm in request.resource_metrics:
-        for sm in rm.scope_metrics:
-            for m in sm.metrics:
-                shape = m.WhichOneof("data")
-                if shape in ("sum", "gauge"):
-                    points = getattr(m, shape).data_points
-                    if shape == "sum" and m.sum.aggregation_temporality != CUMULATIVE:
-                        return f"{m.name}: sum is not cumulative"
-                    if any(p.WhichOneof("value") != "as_double" for p in points):
-                        return f"{m.name}: a number point is not as_double"
-                elif shape == "histogram":
-                    if m.histogram.aggregation_temporality != CUMULATIVE:
-                        return f"{m.name}: histogram is not cumulative"
-                    for p in m.histogram.data_points:
-                        if len(p.bucket_counts) != len(p.explicit_bounds) + 1:
-                            return (f"{m.name}: {len(p.bucket_counts)} buckets "
-                                    f"for {len(p.explicit_bounds)} bounds")
-                        if sum(p.bucket_counts) != p.count:
-                            return f"{m.name}: bucket counts sum to {sum(p.bucket_counts)}, count {p.count}"
-                else:
-                    return f"{m.name}: {shape} is not stored by MyTSDB"
-    return None
+__all__ = ["OtlpReceiver", "contract_violation", "decode"]
 
 
 class _Servicer(svc_grpc.MetricsServiceServicer):
@@ -109,35 +84,7 @@ class OtlpReceiver:
         self._server.stop(grace=None).wait(5)
 
 
-def _attrs(kvs: object) -> list[tuple[str, str]]:
-    return [(kv.key, kv.value.string_value) for kv in kvs]  # type: ignore[attr-defined]
-
-
 def decode(requests: list[svc.ExportMetricsServiceRequest]) -> Model:
-    """Everything received, as a model: resource + point attributes become labels."""
-    got: Model = {}
-
-    def add(name: str, labels: list[tuple[str, str]], t_ns: int, value: float) -> None:
-        got.setdefault((name, norm_labels(labels, le_float=True)), []).append((t_ns // 1_000_000, value))
-
-    for request in requests:
-        for rm in request.resource_metrics:
-            resource = _attrs(rm.resource.attributes)
-            for sm in rm.scope_metrics:
-                for m in sm.metrics:
-                    shape = m.WhichOneof("data")
-                    if shape in ("sum", "gauge"):
-                        for p in getattr(m, shape).data_points:
-                            add(m.name, resource + _attrs(p.attributes), p.time_unix_nano, p.as_double)
-                        continue
-                    for p in m.histogram.data_points:
-                        labels = resource + _attrs(p.attributes)
-                        running = 0
-                        bounds = [*p.explicit_bounds, float("inf")]
-                        for bound, count in zip(bounds, p.bucket_counts, strict=True):
-                            running += count
-                            add(f"{m.name}_bucket", [*labels, ("le", repr(bound))], p.time_unix_nano,
-                                float(running))
-                        add(f"{m.name}_sum", labels, p.time_unix_nano, p.sum)
-                        add(f"{m.name}_count", labels, p.time_unix_nano, float(p.count))
-    return got
+    """Everything received, as a model (``le`` compared as a float repr, see ``norm_labels``)."""
+    return {(name, norm_labels(labels, le_float=True)): points
+            for (name, labels), points in standin_decode(requests).items()}
