@@ -41,7 +41,7 @@ timed "images (bases, collector)" build_images || fail "building the images the 
 KIND_ARGS=(--kind-bin "$KIND_BIN" --kubectl-bin "$KUBECTL_BIN" --kind-node-image "$KIND_NODE_IMAGE"
            --kind-config "$KIND_CONFIG" --cluster-name "$CLUSTER")
 main_job() {
-  ./run.sh e2e -p no:cacheprovider -rfEs --mytsdb-standin --without grafana --seed-preset tiny \
+  ./run.sh e2e -p no:cacheprovider -rfEs --mytsdb-standin --without grafana --seed-preset tiny --docker-build-network host \
     "${KIND_ARGS[@]}" --keep-cluster --artifacts "$ART" --junitxml report/junit-e2e-kind.xml 2>&1 | tee "$LOG"
   return "${PIPESTATUS[0]}"
 }

@@ -120,3 +120,11 @@ def test_pull_says_what_it_pulls_and_reports_failure_without_raising(tmp_path: P
     assert not result.ok and "no such host" in result.tail(1)
     assert runner.calls == [("docker", "pull", "grafana/grafana:11.6.0")]
     assert lines == ["pulling grafana/grafana:11.6.0 into the local Docker engine"]
+
+
+def test_build_network_is_passed_only_when_given(image: ImageSpec, tmp_path: Path) -> None:
+    ref = image_ref(image)
+    default = ImageBuilder(FakeRunner({}), log_dir=tmp_path).build_command(image, ref)
+    host = ImageBuilder(FakeRunner({}), log_dir=tmp_path, network="host").build_command(image, ref)
+    assert "--network" not in default
+    assert host[host.index("--network") + 1] == "host" and host[-1] == str(image.context)
