@@ -9,6 +9,9 @@ from __future__ import annotations
 import pytest
 
 from fixtures.promql.client import PromClient
+from fixtures.promql.liveness import TargetGuard
+from fixtures.promql.report import ComplianceReport
+from fixtures.promql_plugin import fail_fast_if_down
 from fixtures.stacks.base import Endpoints
 
 DAY = 86400.0
@@ -30,7 +33,10 @@ def _window(endpoints: Endpoints) -> tuple[float, float]:
 
 @pytest.mark.parametrize("side", ["reference", "target"])
 def test_label_values_match_manifest(side: str, stack_endpoints: Endpoints, target_client: PromClient,
-                                     reference_client: PromClient) -> None:
+                                     reference_client: PromClient, target_guard: TargetGuard,
+                                     promql_report: ComplianceReport) -> None:
+    if side == "target":
+        fail_fast_if_down(target_guard, promql_report, "label values of the target")
     client = reference_client if side == "reference" else target_client
     names = sorted(stack_endpoints.manifest.label_values)
     assert names, "the seed manifest records no label values"

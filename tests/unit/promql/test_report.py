@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.promql.compare import FAIL, PASS, UNSUPPORTED, Outcome
+from fixtures.promql.reduce import Repro
 from fixtures.promql.replay import CaseResult
 from fixtures.promql.report import ComplianceReport
 
@@ -87,3 +88,90 @@ def test_skipped_cases_stay_in_their_panel_and_are_not_counted(tmp_path: Path) -
     doc = json.loads((tmp_path / "promql.json").read_text())
     assert doc["total"] == 1
     assert {s["case_id"] for s in doc["skipped"]} == {"d/CPU/range/otlp", "generated query 3"}
+
+
+def _repro(expr: str, mode: str = "range") -> Repro:
+
+
+    bad = Outcome(FAIL, "d", series='x{pod="a"}', target_points=[(0, 1), (60, 3)],
+                  reference_points=[(0, 1), (60, 2)])
+    return Repro(expr, mode, "wrong values", "x differs", f"curl t {expr}", f"curl r {expr}",
+                 f"sum({expr})", mode, steps=["unwrap sum"], queries=4, outcome=bad)
+
+
+def test_findings_open_the_report_with_query_curl_cases_and_plot(tmp_path: Path) -> None:
+    report = ComplianceReport()
+    for case_id in ("d/CPU/range/arrow", "d/Mem/range/arrow"):
+        r = result(case_id, FAIL)
+        r.repro = _repro("rate(x_total[1m])")
+        report.add(r)
+    report.add_generated("generated/1/instant", _repro("g", "instant"))
+    report.add(result("d/Disk/range/arrow", FAIL))  # no repro (e.g. transport error)
+    report.metric_kinds = {"x_total": "counter", "g": "gauge"}
+    report.write(tmp_path)
+    md = (tmp_path / "promql.md").read_text()
+    assert md.splitlines()[2] == "**2 distinct findings (explaining 3 failures)**"
+    assert md.index("## Findings") < md.index("## d")
+    assert "minimal:   rate(x_total[1m])" in md and "curl t rate(x_total[1m])" in md
+    assert "`d/CPU/range/arrow`, `d/Mem/range/arrow`" in md and "### Not reduced" in md
+    doc = json.loads((tmp_path / "promql.json").read_text())
+    f1, f2 = doc["findings"]
+    assert (f1["id"], f1["count"], f1["cases"]) == ("F1", 2, ["d/CPU/range/arrow", "d/Mem/range/arrow"])
+    assert f1["shape"] == "range rate|irate|increase(<counter>[<d>]) [wrong values]"
+    assert (tmp_path / f1["plot"]).stat().st_size > 1000 and f"]({f1['plot']})" in md
+    assert (f2["query"], f2["mode"], f2["plot"]) == ("g", "instant", None)
+    assert f2["cases"] == ["generated/1/instant"]
+    assert doc["findings_summary"].startswith("2 distinct findings")
+
+
+def test_no_failures_say_zero_findings_cleanly(tmp_path: Path) -> None:
+    report = ComplianceReport()
+    report.add(result("d/CPU/range/arrow", PASS))
+    report.write(tmp_path)
+    doc = json.loads((tmp_path / "promql.json").read_text())
+    clean = "0 distinct findings: every case matched the reference"
+    assert doc["findings"] == [] and doc["findings_summary"] == clean
+    md = (tmp_path / "promql.md").read_text()
+    assert "## Findings" not in md and "0 distinct findings: every case matched the reference" in md
+
+
+def test_target_down_is_one_line_and_failed_fast_cases_are_not_findings(tmp_path: Path) -> None:
+    report = ComplianceReport()
+    why = "target died mid-suite: tsdb_server (pid 7) killed by signal SIGKILL; last log lines: a | b"
+    report.fail_fast("d/CPU/range/arrow", why, result("d/CPU/range/arrow", FAIL))
+    report.fail_fast("d/Mem/range/arrow", "another reason is ignored", result("d/Mem/range/arrow", FAIL))
+    assert report.down_line() == f"{why}; 2 remaining test(s) failed fast"
+    assert report.findings() == [] and report.unreduced() == []
+    report.write(tmp_path)
+    assert f"**{report.down_line()}**" in (tmp_path / "promql.md").read_text()
+    assert json.loads((tmp_path / "promql.json").read_text())["failed_fast"] == ["d/CPU/range/arrow",
+                                                                               "d/Mem/range/arrow"]
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_plugin_prints_findings_and_puts_them_in_junit(pytester: pytest.Pytester, workers: list[str]) -> None:
+    pytester.makeconftest('pytest_plugins = ["fixtures.plugin", "fixtures.promql_plugin"]')
+    pytester.makepyfile(test_cases='''
+import pytest
+from fixtures.promql.compare import Outcome
+from fixtures.promql.reduce import Repro
+from fixtures.promql.replay import CaseResult
+
+@pytest.mark.parametrize("case_id", ["dash/CPU/range/arrow", "dash/Mem/instant/arrow"])
+def test_case(case_id, promql_report):
+    r = CaseResult(case_id=case_id, dashboard="dash", panel=case_id.split("/")[1], ref_id="A",
+                   mode=case_id.split("/")[2], source="arrow", status="fail", diff="d")
+    r.repro = Repro("rate(x[1m])", "range", "wrong values", "d", "curl t", "curl r", "sum(rate(x[5m]))",
+                    "range", outcome=Outcome("fail", "d", "x", [(0.0, 1.0)], [(0.0, 2.0)]))
+    promql_report.add(r)
+    assert False
+''')
+    junit = pytester.path / "junit.xml"
+    res = pytester.runpytest("-p", "no:pytest-kind-ng", *workers, f"--junitxml={junit}",
+                             f"--report-dir={pytester.path / 'rep'}")
+    res.assert_outcomes(failed=2)
+    assert "promql findings: 1 distinct finding (explaining 2 failures)" in res.outlines
+    assert "  F1: wrong values (range), 2 case(s): rate(x[1m])" in res.outlines
+    xml = junit.read_text()
+    assert 'name="promql_findings" value="1 distinct finding (explaining 2 failures)"' in xml
+    assert 'name="promql_finding_F1" value="F1: wrong values (range), 2 case(s): rate(x[1m])"' in xml
