@@ -36,6 +36,7 @@ from fixtures.stacks.docker import (
     DockerStack,
     mytsdb_wait,
 )
+from fixtures.stacks.image_user import image_user
 
 pytestmark = pytest.mark.docker
 ROOT = Path(__file__).resolve().parents[3]
@@ -290,3 +291,39 @@ def test_xdist_owner_hands_the_stack_to_the_controller(client: docker.DockerClie
         assert (tmp_path / "artifacts/docker-stack/target.log").is_file()
     finally:
         ds.remove_session(client, owner.session)
+
+
+def nonroot_variant(client: docker.DockerClient, base: str, user_line: str, tag: str) -> str:
+    """``base`` as a MyTSDB image should look: /data owned by its non-root user, mode 0770."""
+    dockerfile = (f"FROM {base}\nUSER root\n{user_line}\n"
+                  "RUN mkdir -p /data && chown 65532:65532 /data && chmod 0770 /data\nUSER {user}\n")
+    user = "mytsdb" if "useradd" in user_line else "65532:65532"
+    body = dockerfile.replace("{user}", user).encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(body)
+        tar.addfile(info, io.BytesIO(body))
+    buf.seek(0)
+    client.images.build(fileobj=buf, custom_context=True, tag=tag, rm=True, network_mode="none")
+    return tag
+
+
+NAMED_USER = "RUN useradd --uid 65532 --user-group --no-create-home mytsdb"
+
+
+@pytest.mark.parametrize("user_line", ["RUN true", NAMED_USER], ids=["numeric-user", "named-user"])
+def test_a_non_root_mytsdb_image_can_write_its_tmpfs_data(client: docker.DockerClient, mytsdb_double: str,
+                                                          tmp_path: Path, user_line: str) -> None:
+    """Regression: /data was a root-owned tmpfs, so MyTSDB as 65532 died at `cannot create /data/wal`."""
+    image = nonroot_variant(client, mytsdb_double, user_line, f"harness-test/mytsdb-nonroot:{len(user_line)}")
+    assert image_user(client, image) == (65532, 65532)
+    stack = DockerStack(HarnessConfig(stack="docker", rootdir=ROOT, artifacts=tmp_path / "artifacts",
+                                      reference_image=PROM_IMAGE, mytsdb_image=image, seed_preset="tiny"))
+    stack.client = client
+    try:
+        url, _, _ = stack._start_mytsdb(image)
+        stats = requests.get(f"{url}/fake/stats", timeout=10).json()
+        assert stats["started_fresh"] and stats["data_dir_files"] == ["fake-was-here"], stats
+    finally:
+        ds.remove_session(client, stack.session)
