@@ -42,8 +42,9 @@ _BASE: dict[str, Any] = {
 }
 PRESETS: dict[str, dict[str, Any]] = {
     # every metric, two clusters, several pods per service: the CI preset (~0.24M samples)
+    # otlp_hours 3: the OTLP cases query 1 h before the end and read up to 1 h 5 m further back
     "tiny": {**_BASE, "days": 0.25, "scrape_interval": 30, "zones_per_region": 2, "nodes_per_cluster": 1,
-             "otlp_hours": 2.0},
+             "otlp_hours": 3.0},
     "small": {**_BASE, "days": 1.0, "scrape_interval": 30, "zones_per_region": 2, "nodes_per_cluster": 3,
               "namespaces": 3, "services_per_namespace": 2, "otlp_hours": 3.0},
     "medium": {**_BASE, "days": 3.0, "scrape_interval": 30, "regions": 2, "zones_per_region": 2,

@@ -41,7 +41,8 @@ timed "images (bases, collector)" build_images || fail "building the images the 
 KIND_ARGS=(--kind-bin "$KIND_BIN" --kubectl-bin "$KUBECTL_BIN" --kind-node-image "$KIND_NODE_IMAGE"
            --kind-config "$KIND_CONFIG" --cluster-name "$CLUSTER")
 main_job() {
-  ./run.sh e2e -p no:cacheprovider -rfEs --mytsdb-standin --without grafana --seed-preset tiny --docker-build-network host \
+  ./run.sh e2e -p no:cacheprovider -rfEs --mytsdb-standin --without grafana --seed-preset tiny \
+    --docker-build-network host \
     "${KIND_ARGS[@]}" --keep-cluster --artifacts "$ART" --junitxml report/junit-e2e-kind.xml 2>&1 | tee "$LOG"
   return "${PIPESTATUS[0]}"
 }
@@ -85,7 +86,7 @@ failing_check() {
   [ "$rc" = 1 ] || { say "the failing readiness check exited $rc, not 1 (log $LOGS/e2e-selftest.log)"; return 1; }
   bundle="$(find "$ART/selftest" -maxdepth 1 -type d -name '*test_failing_readiness*' | head -n1)"
   [ -n "$bundle" ] || { say "no diagnostics bundle under $ART/selftest"; return 1; }
-  grep -q "timed out after 5s waiting for" "$bundle/failure.txt" &&
+  grep -q "harness-selftest-never-ready" "$bundle/failure.txt" &&
     grep -q "===== mytsdb/mytsdb-" "$bundle/pods.txt" &&
     grep -q -- "--- log of main container seed ---" "$bundle/pods.txt" &&
     grep -q "===== namespace mytsdb =====" "$bundle/events.txt" &&

@@ -122,12 +122,20 @@ def test_failed_seed_never_seeds_twice(cluster: Cluster, failed_pod: tuple[k8s.V
     # The seed sidecar is crash-looping (rarely running): look through the mytsdb container,
     # which mounts the same /ready volume, whenever the sidecar is down.
     look = ExecInRunning(cluster.core, pod.metadata.name, cluster.namespace, [SEED_CONTAINER, "mytsdb"],
-                         "ls -1 /ready; cat /ready/seed_failed")
+                         "ls -1 /ready; echo ---; cat /ready/seed_failed")
     Wait(look).with_timeout(120).with_backoff(0.5, 2.0).until_ready()
-    markers = look.output.split("\n")
+    listing, _, reason = look.output.partition("\n---\n")
+    markers = listing.split("\n")
     assert "seed_started" in markers and "seed_failed" in markers and "seed_done" not in markers
+    assert reason.strip(), "seed_failed must say why the seed of this pod failed"
     first = cluster.core.read_namespaced_pod_log(pod.metadata.name, cluster.namespace,
                                                  container=SEED_CONTAINER, previous=True)
+    if first.startswith("unable to retrieve container logs"):
+        # The kubelet already removed the earlier run's log (a crash loop restarts it quickly): the
+        # marker it wrote above is the evidence, and the run now up must refuse to seed again.
+        first = cluster.core.read_namespaced_pod_log(pod.metadata.name, cluster.namespace,
+                                                     container=SEED_CONTAINER)
+        assert REFUSAL in first, f"current sidecar run: {first[-500:]!r}"
     assert "seed failed" in first or REFUSAL in first, f"previous sidecar run: {first[-500:]!r}"
 
 

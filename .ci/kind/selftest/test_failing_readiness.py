@@ -2,7 +2,8 @@
 
 Run only by .ci/kind/e2e.sh, against the kept cluster (``--stack endpoints --kubeconfig ...``);
 it is expected to FAIL, and the script then checks the bundle: the failure, pod logs, events and
-``kubectl describe`` output. It waits for a Deployment that does not exist, so it changes nothing.
+``kubectl describe`` output. It waits for a Deployment that does not exist (the probe fails fast:
+a missing Deployment is a mistake, not something to wait for), so it changes nothing.
 """
 
 from __future__ import annotations

@@ -273,3 +273,16 @@ def test_every_query_fits_the_tiny_window(dash: Dashboard) -> None:
             )
     assert not too_far, "\n".join(too_far)
     assert lookback(pp.parse("rate(x[5m] offset 1d)")) > available, "the check must catch a 1d offset"
+
+
+@pytest.mark.parametrize("preset", ["tiny", "small", "seed-20m"])
+def test_every_query_fits_the_otlp_slice(dash: Dashboard, preset: str) -> None:
+    """The OTLP cases query the OTLP slice at the same time: it must reach as far back as they read."""
+    manifest = build_manifest(build_spec(preset, end_time="2026-11-01T00:00:00Z"))
+    assert manifest.otlp is not None
+    available = timedelta(seconds=manifest.query_time() - manifest.otlp["start_ms"] / 1000)
+    needs = {where: lookback(pp.parse(interpolate(expr, values("", dash, all_selected=True))))
+             for where, expr in all_targets(dash)}
+    too_far = [f"{where}: reads {need} back, the {preset} OTLP slice has {available} before the query time"
+               for where, need in needs.items() if need > available]
+    assert not too_far, "\n".join(too_far)

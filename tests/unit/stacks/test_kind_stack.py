@@ -287,3 +287,10 @@ def test_node_image_and_config_default_to_the_pins_and_follow_the_options(tmp_pa
     overlay = tmp_path / "kind-ci.yaml"
     given = HarnessConfig(rootdir=ROOT, kind_node_image="local/node:v1", kind_config=overlay)
     assert node_image(given) == "local/node:v1" and kind_config_path(given) == overlay
+
+
+def test_rerun_arguments_keep_what_was_left_out(tmp_path: Path) -> None:
+    stack = started_stack(tmp_path, created=True, keep=True)
+    stack.config = dataclasses.replace(stack.config, without=("grafana",))
+    args = stack.rerun_args(tmp_path / "m.json")
+    assert args[args.index("--without") + 1] == "grafana"
