@@ -154,3 +154,14 @@ def test_through_cluster(cluster):
     bundle = artifacts / "test_cluster_use.py__test_through_cluster"
     assert "pods disagree" in (bundle / "failure.txt").read_text()
     assert (bundle / "pods.txt").read_text() == "pod logs of the fake cluster"
+
+
+def test_a_stack_that_never_came_up_leaves_no_bundle_per_test(project: pytest.Pytester,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test errors with the same bring-up failure: its bundle (the stack's) is enough."""
+    failing = '        record("start")\n        raise RuntimeError("no node")\n'
+    project.makepyfile(fake_stack=FAKE_STACK.replace('        record("start")\n', failing))
+    artifacts = project.path / "artifacts"
+    result = project.runpytest(*ARGS, "--artifacts", str(artifacts))
+    result.assert_outcomes(errors=5)
+    assert not artifacts.exists() or not list(artifacts.iterdir())
