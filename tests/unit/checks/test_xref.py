@@ -220,7 +220,7 @@ def test_collector_pipeline_forwards_otlp_to_mytsdb() -> None:
         assert not missing, f"pipeline uses undefined {section}: {missing}"
     protocols = config["receivers"]["otlp"]["protocols"]
     assert protocols["grpc"]["endpoint"] == "0.0.0.0:4317" and protocols["http"]["endpoint"] == "0.0.0.0:4318"
-    exporter = config["exporters"]["otlp"]
+    exporter = config["exporters"]["otlp_grpc"]
     assert exporter == {"endpoint": "mytsdb.mytsdb.svc.cluster.local:4317", "tls": {"insecure": True}}
     assert "debug" in pipeline["exporters"]
     health = config["extensions"]["health_check"]["endpoint"].rsplit(":", 1)[1]

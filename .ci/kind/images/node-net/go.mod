@@ -1,0 +1,3 @@
+module mytsdb-harness.local/node-net
+
+go 1.22

@@ -1,0 +1,3 @@
+module mytsdb-harness.local/smoke-http
+
+go 1.22

@@ -1,0 +1,3 @@
+module mytsdb-harness.local/runc-capfilter
+
+go 1.22
