@@ -309,7 +309,7 @@ def nonroot_variant(client: docker.DockerClient, base: str, user_line: str, tag:
     return tag
 
 
-NAMED_USER = "RUN useradd --uid 65532 --user-group --no-create-home mytsdb"
+NAMED_USER = "RUN groupadd --gid 65532 mytsdb && useradd --uid 65532 --gid 65532 --no-create-home mytsdb"
 
 
 @pytest.mark.parametrize("user_line", ["RUN true", NAMED_USER], ids=["numeric-user", "named-user"])
