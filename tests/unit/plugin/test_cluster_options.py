@@ -49,7 +49,7 @@ def test_auto_without_kind_skips_cluster_tests_naming_each_missing_piece(project
     [line] = skip_lines(result)
     assert "cluster tests need the kind stack; missing: kind not on PATH, kubectl not on PATH, docker, " \
            "no MyTSDB image" in line
-    [summary] = [x for x in result.outlines if x.startswith("harness: 1 cluster tests skipped:")]
+    [summary] = [x for x in result.outlines if x.startswith("harness: 1 tests skipped:")]
     for part in ("kind not on PATH", "--kind-bin", "kubectl not on PATH", "--kubectl-bin",
                  "docker client is not on PATH", "--mytsdb-src PATH", "--mytsdb-image REF",
                  "--mytsdb-standin"):
@@ -70,14 +70,16 @@ def test_many_skipped_cluster_tests_print_the_how_once(project: pytest.Pytester)
     result = project.runpytest(*BASE_ARGS)
     result.assert_outcomes(skipped=32)
     assert sum("--kubectl-bin" in line for line in result.outlines) == 1
-    assert [x for x in result.outlines if x.startswith("harness: 32 cluster tests skipped:")]
+    assert [x for x in result.outlines if x.startswith("harness: 32 tests skipped:")]
 
 
 def test_stack_kind_with_a_missing_kind_bin_names_the_path(project: pytest.Pytester) -> None:
     result = project.runpytest(*BASE_ARGS, "--stack", "kind", "--kind-bin", "/nonexistent/kind")
     result.assert_outcomes(skipped=1)
     [line] = skip_lines(result)
-    assert "stack kind:" in line and "kind (/nonexistent/kind)" in line and "--kind-bin" in line
+    assert "stack kind cannot run here; missing: kind (/nonexistent/kind) not found" in line
+    [summary] = [x for x in result.outlines if x.startswith("harness: 1 tests skipped:")]
+    assert "kind (/nonexistent/kind) not found: install kind" in summary and "--kind-bin" in summary
 
 
 def test_stack_kind_without_mytsdb_names_the_source_options(project: pytest.Pytester) -> None:
@@ -88,7 +90,9 @@ def test_stack_kind_without_mytsdb_names_the_source_options(project: pytest.Pyte
     result = project.runpytest(*BASE_ARGS, "--stack", "kind")
     result.assert_outcomes(skipped=1)
     [line] = skip_lines(result)
-    assert "no MyTSDB image" in line and "--mytsdb-src PATH" in line and "MYTSDB_IMAGE" in line
+    assert "missing: no MyTSDB image (how to provide each:" in line
+    [summary] = [x for x in result.outlines if x.startswith("harness: 1 tests skipped:")]
+    assert "--mytsdb-src PATH" in summary and "MYTSDB_IMAGE" in summary
 
 
 def test_local_stack_skips_cluster_tests_with_the_stack_named(project: pytest.Pytester) -> None:
@@ -206,3 +210,22 @@ def test_header_names_the_standin_and_what_was_left_out(project: pytest.Pytester
         ["harness: * without=- * mytsdb-standin=yes (MyTSDB stand-in, a test double)"])
     result = project.runpytest(*BASE_ARGS, "--mytsdb-standin", "--without", "grafana")
     result.stdout.fnmatch_lines(["harness: * without=grafana * mytsdb-standin=yes (MyTSDB stand-in*"])
+
+
+def test_stack_kind_without_prerequisites_says_how_once(project: pytest.Pytester) -> None:
+    """`./run.sh e2e` is `--stack kind`: its many skips name what is missing; one line says how."""
+    project.makepyfile(test_more="""
+        import pytest
+        @pytest.mark.parametrize("n", range(20))
+        def test_query(stack_endpoints, n):
+            pass
+    """)
+    result = project.runpytest(*BASE_ARGS, "--stack", "kind")
+    result.assert_outcomes(skipped=21)
+    assert sum("--kubectl-bin" in line for line in result.outlines) == 1
+    [summary] = [x for x in result.outlines
+                 if x.startswith("harness: 21 tests skipped: stack kind cannot run")]
+    assert "kind not on PATH: install kind" in summary and "--mytsdb-standin" in summary
+    skips = [line for line in skip_lines(result)
+             if "stack kind cannot run here; missing: kind not on PATH" in line]
+    assert skips and all("--kind-bin" not in line for line in skips)
