@@ -3,6 +3,13 @@
 One expensive action (delete the pod) feeds several checks: while the seed runs the pod is not
 Ready and the Service has no ready endpoint; the pod turns Ready only after the ready file exists;
 the new pod starts from an empty data dir, seeds once and holds the same series again.
+
+A small seed can finish between two polls, so "not Ready while seeding" is not judged from polls
+alone: the pod's own timeline decides it. seed-once.sh writes /ready/seed_started before the seed
+and the seeder writes /ready/seed_done after it; the kubelet stamps the Ready condition's
+transition. All three come from the node's one clock, so Ready turning True no earlier than
+seed_done (to the second, the coarser of the two) means the pod was never Ready mid-seed. The polls
+add what a timeline cannot show: every look before the ready file existed saw no ready endpoint.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from tests.e2e.helpers import (
 
 pytestmark = [pytest.mark.cluster, pytest.mark.disruptive]
 READY_FILE = "/ready/seed_done"
+STARTED_FILE = "/ready/seed_started"
 SERVICE = "mytsdb"
 
 
@@ -91,11 +99,36 @@ def restarted(cluster: Cluster, harness_config: HarnessConfig) -> Restart:
     return Restart(old.metadata.name, new, observer.samples)
 
 
-def test_not_ready_and_no_endpoint_while_seeding(restarted: Restart) -> None:
-    seeding = [s for s in restarted.samples if s.seed_done is False]
-    assert seeding, f"never saw the new pod while it seeded; samples: {restarted.samples}"
-    assert not [s for s in seeding if s.ready], "the pod was Ready before the ready file existed"
-    assert not [s for s in seeding if s.ready_endpoints], "the Service had a ready endpoint during the seed"
+@dataclass(frozen=True)
+class Timeline:
+    """Whole seconds on the node's clock: seed started, seed done, pod Ready."""
+
+    seed_started: int
+    seed_done: int
+    ready_since: int
+
+
+def ready_since(pod: k8s.V1Pod) -> int:
+    [ready] = [c for c in pod.status.conditions or [] if c.type == "Ready"]
+    assert ready.status == "True", f"the new pod is not Ready: {ready}"
+    return int(ready.last_transition_time.timestamp())
+
+
+@pytest.fixture(scope="module")
+def timeline(cluster: Cluster, restarted: Restart) -> Timeline:
+    pod = restarted.new_pod.metadata.name
+    out = exec_in(cluster.core, pod, cluster.namespace, SEED_CONTAINER,
+                  f"stat -c %Y {STARTED_FILE} {READY_FILE}")
+    started, done = (int(v) for v in out.split())
+    return Timeline(started, done, ready_since(restarted.new_pod))
+
+
+def test_not_ready_and_no_endpoint_while_seeding(restarted: Restart, timeline: Timeline) -> None:
+    assert timeline.seed_started <= timeline.seed_done, f"seed_done older than seed_started: {timeline}"
+    assert timeline.ready_since >= timeline.seed_done, f"Ready before the seed finished: {timeline}"
+    unseeded = [s for s in restarted.samples if s.seed_done is not True]
+    assert not [s for s in unseeded if s.ready], f"Ready before the ready file existed: {unseeded}"
+    assert not [s for s in unseeded if s.ready_endpoints], f"ready endpoint mid-seed: {unseeded}"
 
 
 def test_ready_only_after_the_ready_file(restarted: Restart) -> None:
