@@ -1,8 +1,9 @@
 """Seeder throughput vs raw Flight transport, in one process and one run (a benchmark, not a test).
 
-1. seed-20m end to end (generation + digest + FlightSink) into a null in-process contract server;
-2. the same number of identical prebuilt batches, per metric in the same order, through the same
-   FlightSink into the same kind of server: the transport alone.
+1. seed-20m end to end (generation + digest + FlightSink with its default layout and streams) into a
+   null in-process contract server;
+2. the same number of identical prebuilt batches of that layout, per metric in the same order,
+   through the same FlightSink into the same kind of server: the transport alone.
 Prints both rates, the process CPU time per sample of each (less sensitive to other load on a
 shared machine), the peak memory, and as the last line ``ratio <seed rate / raw rate>``: with
 ``--repeat N`` each seeding is paired with the raw run right after it and the last line is the
@@ -10,7 +11,7 @@ median of the N paired ratios (the best one is printed on the line before; other
 shared machine moves single pairs by +-15%).
 Targets on a 2-core machine: ratio >= 0.8, seed-20m <= 10 s, peak <= 1.5 GiB.
 
-Usage: python benchmarks/seed_throughput.py [--preset seed-20m] [--streams 4] [--repeat 1]
+Usage: python benchmarks/seed_throughput.py [--preset seed-20m] [--streams N] [--repeat 1]
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import time
 from seeder.contract_server import ContractFlightServer
 from seeder.generate import MetricBatch, iter_batches
 from seeder.run import run
-from seeder.sinks.flight import FlightSink
+from seeder.sinks.flight import DEFAULT_STREAMS, MYTSDB_LAYOUT, FlightSink
 from seeder.sinks.null import NullSink
 from seeder.spec import PRESETS, SeedSpec, build_spec
 
@@ -75,12 +76,14 @@ def main() -> None:
     ap.add_argument("--preset", default="seed-20m", choices=PRESETS,
                     help="seeder preset (default seed-20m: about 20.5M samples, up to 1.5 GiB of memory; "
                          "tiny for a quick look)")
-    ap.add_argument("--streams", type=_at_least_one, default=4, help="Flight streams (default 4)")
+    ap.add_argument("--streams", type=_at_least_one, default=DEFAULT_STREAMS,
+                    help=f"Flight streams (default {DEFAULT_STREAMS}, the sink's)")
     ap.add_argument("--repeat", type=_at_least_one, default=1,
                     help="seed/raw pairs; the last line is their median ratio (default 1)")
     a = ap.parse_args()
     spec = build_spec(a.preset, end_time=END_TIME)
-    proto = next(b for b in iter_batches(spec) if b.metric == "container_cpu_usage_seconds_total")
+    proto = next(b for b in iter_batches(spec, layout=MYTSDB_LAYOUT)
+                 if b.metric == "container_cpu_usage_seconds_total")
     ratios: list[float] = []
     walls: list[float] = []
     for i in range(max(1, a.repeat)):

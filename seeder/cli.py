@@ -35,6 +35,8 @@ from seeder.topology import build_topology
 
 PROG = "k8s-seed"
 MAX_STREAMS = 64
+#: = seeder.sinks.flight.DEFAULT_STREAMS (that module is imported only when --flight is given)
+DEFAULT_FLIGHT_STREAMS = 3
 
 
 class _Parser(argparse.ArgumentParser):
@@ -142,8 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--otlp-cluster", metavar="NAME", help="Cluster label value of the OTLP slice")
     s = p.add_argument_group("sinks (any combination)")
     s.add_argument("--flight", type=_flight_uri, metavar="URI", help="Arrow Flight DoPut, grpc+tcp://HOST:PORT")
-    s.add_argument("--flight-streams", type=_streams, default=4, metavar="N",
-                   help=f"Parallel Flight streams (default 4, at most {MAX_STREAMS})")
+    s.add_argument("--flight-streams", type=_streams, metavar="N",
+                   help=f"Parallel Flight DoPut streams (default {DEFAULT_FLIGHT_STREAMS}, at most "
+                        f"{MAX_STREAMS}; see docs/seeding-performance.md)")
     s.add_argument("--connect-timeout", type=_seconds, default=10.0, metavar="S",
                    help="Seconds the Flight sink waits for the server to answer (default 10)")
     s.add_argument("--openmetrics", metavar="PATH", help="OpenMetrics text for promtool (a file, or a "
@@ -183,7 +186,8 @@ def make_sinks(a: argparse.Namespace) -> list[Sink]:
     if a.flight:
         from seeder.sinks.flight import FlightSink
 
-        sinks.append(FlightSink(a.flight, streams=a.flight_streams, connect_timeout=a.connect_timeout))
+        sinks.append(FlightSink(a.flight, streams=a.flight_streams or DEFAULT_FLIGHT_STREAMS,
+                                connect_timeout=a.connect_timeout))
     if a.openmetrics:
         mod = _sink_module("openmetrics")
         window = mod.DEFAULT_BLOCK_WINDOW_MS if a.openmetrics_split else None

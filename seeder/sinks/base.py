@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 
-from seeder.generate import MetricBatch
+from seeder.generate import Layout, MetricBatch
 
 
 class Sink(abc.ABC):
@@ -20,6 +20,8 @@ class Sink(abc.ABC):
     name: str = "abstract"
     #: the slices this sink receives by default ("main", "otlp")
     default_slices: tuple[str, ...] = ("main", "otlp")
+    #: the batch layout this sink ingests fastest (None: any; the runner then uses the default)
+    layout: Layout | None = None
 
     def __init__(self, slices: tuple[str, ...] | None = None) -> None:
         self.slices = slices or self.default_slices

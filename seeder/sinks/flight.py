@@ -1,14 +1,17 @@
-"""Arrow Flight sink: exactly MyTSDB's DoPut contract, several metric streams in parallel.
+"""Arrow Flight sink: exactly MyTSDB's DoPut contract, several DoPut streams in parallel.
 
-One DoPut stream per metric (PATH descriptor = metric name), batches as generated (int64 ms,
-float64, one utf8 column per label, series-contiguous, < 4 MiB). Streams are spread over
-``streams`` worker threads so gRPC transfers overlap with generation; a bounded queue keeps
-memory flat. Any refusal surfaces as a SinkError naming the location and the cause.
+Batches as generated (int64 ms, float64, one utf8 column per label, series-contiguous, < 4 MiB),
+in the layout MyTSDB ingests fastest (``MYTSDB_LAYOUT``: every series whole in one batch, see
+docs/seeding-performance.md). PATH descriptor = metric name. Batches are spread over ``streams``
+worker threads, each holding one DoPut stream at a time: a batch goes to the least busy worker
+unless it continues series of an earlier batch (``MetricBatch.run_key``), which it then follows on
+that worker, so each series is still written once and in time order. A bounded queue keeps memory
+flat. Any refusal surfaces as a SinkError naming the location and the cause.
 
 Example::
 
     sink = FlightSink("grpc+tcp://127.0.0.1:8815")
-    sink.open(); [sink.write(b) for b in iter_batches(spec)]; sink.close()
+    sink.open(); [sink.write(b) for b in iter_batches(spec, layout=sink.layout)]; sink.close()
 """
 
 from __future__ import annotations
@@ -25,13 +28,18 @@ import pyarrow.flight as fl
 
 from seeder import interrupt
 from seeder.errors import SinkError
-from seeder.generate import MetricBatch
+from seeder.generate import Layout, MetricBatch
 from seeder.sinks.base import Sink
 
 MAX_MESSAGE = 4 * 1024 * 1024
+#: the batch shape MyTSDB ingests fastest (measured: docs/seeding-performance.md)
+MYTSDB_LAYOUT = Layout()
+#: parallel DoPut streams by default (measured with MyTSDB: docs/seeding-performance.md); the CLI
+#: repeats it as seeder.cli.DEFAULT_FLIGHT_STREAMS
+DEFAULT_STREAMS = 3
 #: IPC padding (8 bytes per buffer) and flatbuffer metadata stay far below this
 _IPC_SLACK = 64 * 1024
-_OPEN, _BATCH, _END, _STOP = range(4)
+_BATCH, _END, _STOP = range(3)
 
 
 def describe_error(exc: BaseException) -> str:
@@ -42,14 +50,15 @@ def describe_error(exc: BaseException) -> str:
 
 
 class _Worker(threading.Thread):
-    """Owns one Flight client; runs the DoPut streams it is handed, one after another."""
+    """Owns one Flight client and one open DoPut stream at a time; a batch of another metric ends the
+    stream and opens the next (PATH descriptor = that metric)."""
 
     def __init__(self, sink: FlightSink, n: int) -> None:
         super().__init__(name=f"flight-sink-{n}", daemon=True)
         self.sink = sink
         self.q: queue.SimpleQueue[tuple[int, Any]] = queue.SimpleQueue()
         self.pending = 0  # bytes queued, guarded by sink.cond
-        self.streams = 0  # streams assigned so far
+        self.streams = 0  # DoPut streams opened so far
         self.client: fl.FlightClient | None = None
 
     def run(self) -> None:
@@ -63,16 +72,21 @@ class _Worker(threading.Thread):
             try:
                 if failed or self.sink.error is not None:  # any failure stops every stream
                     continue
-                if op == _OPEN:
-                    metric = arg[0]
-                    if self.client is None:
-                        self.client = fl.connect(self.sink.location)
-                    descriptor = fl.FlightDescriptor.for_path(metric)
-                    options = fl.FlightCallOptions(timeout=self.sink.stream_timeout)
-                    writer, _ = self.client.do_put(descriptor, arg[1], options=options)
-                elif op == _BATCH:
+                if op == _BATCH:
+                    if writer is not None and arg.metric != metric:
+                        writer.done_writing()
+                        writer.close()
+                        writer = None
+                    if writer is None:
+                        metric = arg.metric
+                        if self.client is None:
+                            self.client = fl.connect(self.sink.location)
+                        options = fl.FlightCallOptions(timeout=self.sink.stream_timeout)
+                        writer, _ = self.client.do_put(fl.FlightDescriptor.for_path(metric), arg.batch.schema,
+                                                       options=options)
+                        self.streams += 1
                     writer.write_batch(arg.batch)
-                elif op == _END:
+                elif op == _END and writer is not None:
                     writer.done_writing()
                     writer.close()
                     writer = None
@@ -100,10 +114,12 @@ class FlightSink(Sink):
     name = "flight"
     default_slices = ("main",)
 
-    def __init__(self, location: str, slices: tuple[str, ...] | None = None, streams: int = 4,
-                 connect_timeout: float = 10.0, queue_bytes: int = 64 * 2**20,
-                 stream_timeout: float = 600.0) -> None:
+    def __init__(self, location: str, slices: tuple[str, ...] | None = None,
+                 streams: int = DEFAULT_STREAMS, connect_timeout: float = 10.0,
+                 queue_bytes: int = 64 * 2**20, stream_timeout: float = 600.0,
+                 layout: Layout | None = MYTSDB_LAYOUT) -> None:
         super().__init__(slices)
+        self.layout = layout
         if not location.startswith(("grpc+tcp://", "grpc://")):
             raise SinkError(f"flight {location!r}: expected grpc+tcp://HOST:PORT")
         self.location = location
@@ -115,8 +131,7 @@ class FlightSink(Sink):
         self.error: str | None = None
         self.rows_sent = 0
         self._workers: list[_Worker] = []
-        self._current: _Worker | None = None
-        self._metric: str | None = None
+        self._pinned: dict[tuple[str, int], _Worker] = {}  # series runs still to come -> their worker
         self._queued = 0
 
     def describe(self) -> str:
@@ -181,28 +196,26 @@ class FlightSink(Sink):
         if size >= MAX_MESSAGE:
             raise SinkError(f"flight {self.location}: batch of {batch.metric} is {size} bytes, "
                             f"over gRPC's {MAX_MESSAGE}-byte message limit")
-        if batch.metric != self._metric:
-            if self._current is not None:
-                self._current.q.put((_END, None))
-            with self.cond:  # the least busy worker takes the new metric's stream (ties: fewest streams)
-                self._current = min(self._workers, key=lambda w: (w.pending, w.streams))
-                self._current.streams += 1
-            self._metric = batch.metric
-            self._current.q.put((_OPEN, (batch.metric, batch.batch.schema)))
         n = _cost(batch)
+        key = (batch.metric, batch.run_key)
         with self.cond:
+            # a batch continuing earlier runs of its series follows them on their stream (time order);
+            # any other batch goes to the least busy worker (ties: fewest streams)
+            worker = self._pinned.pop(key, None) or min(self._workers, key=lambda w: (w.pending, w.streams))
+            if not batch.final:
+                self._pinned[key] = worker
             while self._queued + n > self.queue_bytes and self._queued > 0 and self.error is None:
                 self.cond.wait(timeout=1.0)
                 interrupt.check()
             self._check()
-            self._current.pending += n
+            worker.pending += n
             self._queued += n
-        self._current.q.put((_BATCH, batch))
+        worker.q.put((_BATCH, batch))
 
     def close(self) -> None:
         """End the last stream, wait for every worker; DoPut OK on every stream = confirmed."""
-        if self._current is not None:
-            self._current.q.put((_END, None))
+        for w in self._workers:
+            w.q.put((_END, None))
         self._stop(wait=None)
         self._check()
 
@@ -226,7 +239,7 @@ class FlightSink(Sink):
             if w.client is not None and not w.is_alive():
                 w.client.close()
         self._workers = []
-        self._current = None
+        self._pinned = {}
 
 
 def _cost(batch: MetricBatch) -> int:

@@ -49,7 +49,8 @@ def test_round_trip_is_complete_and_clean(seeded: ContractFlightServer) -> None:
     assert seeded.metrics() == set(catalog.METRICS), "flight gets the main slice of every metric"
     assert all(k[1][1] != ("cluster", tiny().otlp_cluster) for k in seeded.series())
     assert seeded.invisible == 0 and seeded.violations == []
-    assert seeded.streams == len(catalog.CATALOG), "one DoPut stream per metric"
+    # each metric on at most one DoPut stream per sink stream (3): each series on exactly one
+    assert len(catalog.CATALOG) <= seeded.streams <= 3 * len(catalog.CATALOG)
     assert seeded.max_batch_bytes < GRPC_MAX_MESSAGE
 
 
@@ -172,7 +173,7 @@ class _PairServer(ContractFlightServer):
 def test_sink_runs_several_streams_in_parallel() -> None:
     with _PairServer() as s:
         run(tiny(), [FlightSink(s.location, streams=2)], progress=False)
-        assert s.streams == len(catalog.CATALOG) and not s.barrier.broken
+        assert s.streams >= len(catalog.CATALOG) and not s.barrier.broken
 
 
 class _StalledServer(ContractFlightServer):
