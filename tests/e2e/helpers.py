@@ -123,6 +123,26 @@ class Grafana:
         resp.raise_for_status()
         return resp.json()
 
+    def resource(self, datasource_uid: str, path: str, params: list[tuple[str, str]]) -> tuple[int, Any]:
+        """GET through the datasource's resource proxy, as the frontend's metadata requests go."""
+        resp = self.session.get(f"{self.url}/api/datasources/uid/{datasource_uid}/resources{path}",
+                                params=params, timeout=60)
+        try:
+            return resp.status_code, resp.json()
+        except ValueError:
+            return resp.status_code, {"status": "error", "error": resp.text[:500]}
+
+    def post_query(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /api/ds/query`` with a prepared body; returns the result of refId A."""
+        resp = self.session.post(self.url + "/api/ds/query", json=body, timeout=120)
+        if resp.status_code >= 400 and "application/json" not in resp.headers.get("Content-Type", ""):
+            resp.raise_for_status()
+        results = resp.json().get("results") or {}
+        if "A" not in results:
+            raise AssertionError(f"Grafana answered HTTP {resp.status_code} without a result: "
+                                 f"{resp.text[:500]}")
+        return results["A"]
+
     def query(self, datasource_uid: str, expr: str, *, start_ms: int, end_ms: int, step_ms: int,
               instant: bool, max_data_points: int) -> dict[str, Any]:
         """``POST /api/ds/query`` the way a panel sends it; returns the result of refId A."""
@@ -133,6 +153,27 @@ class Grafana:
         resp = self.session.post(self.url + "/api/ds/query", json=body, timeout=60)
         resp.raise_for_status()
         return resp.json()["results"]["A"]
+
+
+def panel_query_body(datasource_uid: str, expr: str, *, start_ms: int, end_ms: int, instant: bool,
+                     interval: str, interval_ms: int, max_data_points: int) -> dict[str, Any]:
+    """The ``/api/ds/query`` body a dashboard panel sends (Grafana's frontend, UTC dashboard).
+
+    ``expr`` has the dashboard variables expanded and the built-ins (``$__interval``,
+    ``$__rate_interval``, ``$__range``...) left for the backend; ``interval`` is the target's Min
+    step as templated by the frontend ("" when unset), never a forced step; ``interval_ms`` and
+    ``max_data_points`` are what the frontend computed for the panel.
+    """
+    return {"from": str(start_ms), "to": str(end_ms), "queries": [{
+        "refId": "A", "datasource": {"type": "prometheus", "uid": datasource_uid}, "expr": expr,
+        "range": not instant, "instant": instant, "interval": interval, "intervalMs": interval_ms,
+        "maxDataPoints": max_data_points, "format": "time_series", "exemplar": False, "utcOffsetSec": 0}]}
+
+
+def executed_queries(result: dict[str, Any]) -> set[str]:
+    """The ``executedQueryString`` of every frame (``Expr: <expr>\nStep: <Go duration>``)."""
+    return {str(((frame.get("schema") or {}).get("meta") or {}).get("executedQueryString"))
+            for frame in result.get("frames") or []}
 
 
 def frames_to_series(result: dict[str, Any]) -> dict[frozenset[tuple[str, str]], dict[int, float]]:

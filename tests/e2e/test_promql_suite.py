@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.promql.test_dashboards import test_dashboard_query
+from tests.promql.test_dashboards import test_dashboard_query, test_variable_options_match_the_reference
 from tests.promql.test_generated import test_generated_queries_match_reference
 from tests.promql.test_label_values import test_label_values_match_manifest
 
 pytestmark = pytest.mark.cluster
 
 __all__ = ["test_dashboard_query", "test_generated_queries_match_reference",
-           "test_label_values_match_manifest"]
+           "test_label_values_match_manifest", "test_variable_options_match_the_reference"]

@@ -1,8 +1,9 @@
 """The harness must notice a wrong target: a Prometheus holding slightly different data.
 
 One gauge of the seeded OpenMetrics is perturbed (v * 1.001 + 0.01) and backfilled into a second
-Prometheus. Replaying one panel per seeded metric (plus the real dashboards) against it must
-fail exactly the cases that read the perturbed metric, and the written report must name them.
+Prometheus. Replaying one panel per seeded metric (plus the real dashboards) against it, in the
+grafana mode and in the slice mode (arrow), must fail exactly the cases that read the perturbed
+metric, and the written report must name them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fixtures.common.config import HarnessConfig
 from fixtures.promql.client import PromClient
 from fixtures.promql.compare import FAIL, PASS
 from fixtures.promql.dashboards import parse_dashboard
+from fixtures.promql.grafana_mode import GrafanaSession, load_datasources
 from fixtures.promql.replay import CaseSpec, cases_for, collect_cases, run_case
 from fixtures.promql.report import ComplianceReport
 from fixtures.stacks.base import Endpoints
@@ -38,7 +40,8 @@ def perturb_openmetrics(src: Path, dest: Path, metric: str) -> int:
 
 
 def probe_dashboard(manifest: SeedManifest) -> list[CaseSpec]:
-    """One panel per seeded metric (instant + range, arrow source), independent of manifests/."""
+    """One panel per seeded metric (grafana mode; slice mode instant + range, arrow), independent of
+    manifests/."""
     panels = []
     for i, (name, info) in enumerate(sorted(manifest.metrics.items())):
         kind = str(info.get("type"))
@@ -47,7 +50,7 @@ def probe_dashboard(manifest: SeedManifest) -> list[CaseSpec]:
         panels.append({"id": i + 1, "type": "timeseries", "title": name,
                        "targets": [{"refId": "A", "expr": expr}]})
     dash = parse_dashboard({"title": "probe", "panels": panels}, "probe", "generated")
-    return [c for c in cases_for([dash]) if c.source == "arrow"]
+    return [c for c in cases_for([dash]) if c.source != "otlp"]
 
 
 @pytest.fixture(scope="module")
@@ -77,11 +80,13 @@ def test_harness_fails_exactly_the_cases_of_the_perturbed_metric(
 ) -> None:
     metric, wrong = wrong_target
     manifest = stack_endpoints.manifest
-    specs = probe_dashboard(manifest) + [
-        c for c in collect_cases(harness_config.rootdir / "manifests") if c.source == "arrow"]
+    manifests = harness_config.rootdir / "manifests"
+    specs = probe_dashboard(manifest) + [c for c in collect_cases(manifests) if c.source != "otlp"]
+    grafana = GrafanaSession(wrong, reference_client, manifest, load_datasources(manifests))
     report = ComplianceReport()
     for spec in specs:
-        report.add(run_case(spec, wrong, reference_client, manifest))
+        report.add(run_case(spec, wrong, reference_client, manifest, grafana=grafana))
+    assert {r.replay for r in report.results} == {"grafana", "slice"}
     report.write(tmp_path)
     failed = {r.case_id for r in report.results if r.status == FAIL}
     probe = [r for r in report.results if r.dashboard == "probe"]

@@ -54,6 +54,7 @@ def error_lines(result: pytest.RunResult) -> list[str]:
     ("--kubeconfig", "/nonexistent", "expected an existing file"),
     ("--seed-manifest", "/nonexistent", "expected an existing file"),
     ("--hypothesis-examples", "0", "expected a whole number >= 1"),
+    ("--dashboards", "/nonexistent", "expected an existing file or directory"),
     ("--seed-end-time", "yesterday", END_TIME_FORM),
     ("--seed-end-time", "2026-11-01T00:00:00", END_TIME_FORM),
 ])

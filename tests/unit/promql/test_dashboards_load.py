@@ -59,3 +59,17 @@ def test_bad_json_is_one_clear_error(tmp_path: Path) -> None:
     bad.write_text("kind: ConfigMap\ndata:\n  x.json: '{not json'\n")
     with pytest.raises(DashboardError, match=r"x\.json: not dashboard JSON"):
         load_dashboards(bad)
+
+
+def test_collapsed_rows_grid_width_and_time_range_are_read() -> None:
+    (dash,) = load_dashboards(DATA / "dashboard-replay.json")
+    collapsed = {p.title: p.row_collapsed for p in dash.panels}
+    # only the panel stored inside the collapsed row waits for the row to be expanded
+    assert collapsed == {"CPU by pod": False, "Pods": False, "Memory / node": True, "Notes": False}
+    assert (dash.time_from, dash.time_to) == ("now-6h", "now")  # no "time": Grafana's default 6 h
+    (shipped,) = load_dashboards(Path(__file__).parents[3] / "manifests/grafana/dashboard-k8s-seeded.yaml")
+    assert (shipped.time_from, shipped.time_to) == ("now-7d", "now")
+    widths = {p.grid_w for p in shipped.panels}
+    assert widths == {8, 12}
+    assert all(p.datasource_uid == "mytsdb" for p in shipped.panels)
+    assert all(v.refresh == 1 and v.sort == 1 and v.datasource_uid == "mytsdb" for v in shipped.variables)

@@ -36,10 +36,16 @@ def test_case_ids_are_readable_and_unique() -> None:
     specs = cases_for(load_dashboards(DATA / "dashboard-replay.json"))
     ids = [s.case_id for s in specs]
     assert len(ids) == len(set(ids))
-    assert "replay/CPU by pod/range/arrow" in ids
-    assert "replay/Pods#C/instant/otlp" in ids
+    assert "replay/CPU by pod/range/slice-arrow" in ids
+    assert "replay/Pods#C/instant/slice-otlp" in ids
     assert not any("#B" in i for i in ids)  # hidden target: Grafana does not run it
-    assert len(ids) == 4 * 4  # 4 visible targets x {instant, range} x {arrow, otlp}
+    slice_ids = [s.case_id for s in specs if s.replay == "slice"]
+    assert len(slice_ids) == 4 * 4  # 4 visible targets x {instant, range} x {arrow, otlp}
+    # grafana mode: the query types each target asks for (instant only where it says so, else range)
+    grafana = sorted(s.case_id for s in specs if s.replay == "grafana")
+    assert grafana == ["replay/CPU by pod/range/grafana", "replay/Memory | node/range/grafana",
+                       "replay/Pods#A/instant/grafana", "replay/Pods#C/range/grafana"]
+    assert all(s.source == "grafana" for s in specs if s.replay == "grafana")
 
 
 def _case(case_id: str):
@@ -48,7 +54,7 @@ def _case(case_id: str):
 
 
 def test_arrow_source_uses_all_main_slice_values() -> None:
-    q = build_query(_case("replay/CPU by pod/range/arrow"), fake_manifest())
+    q = build_query(_case("replay/CPU by pod/range/slice-arrow"), fake_manifest())
     # 6 h window, 1000 points, 60 s scrape: step 60 s, rate interval max(60+60, 240) s.
     assert q.expr == ('sum by (pod) (rate(container_cpu_usage_seconds_total{cluster=~"(eu-1|us-1)", '
                       'namespace="kube-system"}[4m0s]))')
@@ -57,14 +63,14 @@ def test_arrow_source_uses_all_main_slice_values() -> None:
 
 
 def test_otlp_source_pins_the_otlp_cluster_and_its_values() -> None:
-    q = build_query(_case("replay/CPU by pod/range/otlp"), fake_manifest())
+    q = build_query(_case("replay/CPU by pod/range/slice-otlp"), fake_manifest())
     assert 'cluster=~"otlp-0"' in q.expr
     # namespace's saved value (kube-system) is not in the OTLP slice: Grafana falls back to the first option
     assert 'namespace="shop"' in q.expr
 
 
 def test_panel_min_interval_and_custom_variables() -> None:
-    q = build_query(_case("replay/Pods#C/range/arrow"), fake_manifest())
+    q = build_query(_case("replay/Pods#C/range/slice-arrow"), fake_manifest())
     # panel maxDataPoints 100: 6 h / 100 = 216 s -> rounded 5 m, above the panel min interval 2 m
     assert q.timing.step_ms == 300_000
     assert q.expr == "histogram_quantile(0.9, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))"

@@ -175,3 +175,37 @@ def test_case(case_id, promql_report):
     xml = junit.read_text()
     assert 'name="promql_findings" value="1 distinct finding (explaining 2 failures)"' in xml
     assert 'name="promql_finding_F1" value="F1: wrong values (range), 2 case(s): rate(x[1m])"' in xml
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_variable_findings_reach_the_summary_and_the_report(pytester: pytest.Pytester,
+                                                            workers: list[str]) -> None:
+    pytester.makeconftest('pytest_plugins = ["fixtures.plugin", "fixtures.promql_plugin"]')
+    pytester.makepyfile(test_cases='''
+import pytest
+from fixtures.promql.grafana_mode import VariableFetch
+from fixtures.promql.replay import CaseResult
+
+@pytest.mark.parametrize("var", ["cluster", "pod"])
+def test_var(var, promql_report):
+    fetch = VariableFetch("dash", var, "label_values(up, %s)" % var, "label_values(up, %s)" % var, var, "up",
+                          0, 604800, reference_values=["a", "b"], curl_reference="curl r")
+    if var == "cluster":
+        fetch.target_values = ["a", "b"]
+    else:
+        fetch.target_error = "HTTP 200 execution: time range exceeds 24 hours"
+    promql_report.add_variable(fetch)
+    promql_report.add(CaseResult(case_id="dash/P/range/grafana", dashboard="dash", panel="P", ref_id="A",
+                                 mode="range", source="grafana", status="pass", replay="grafana"))
+''')
+    res = pytester.runpytest("-p", "no:pytest-kind-ng", *workers, f"--report-dir={pytester.path / 'rep'}")
+    res.assert_outcomes(passed=2)
+    line = "promql variable findings: 1/2 variables offered the reference's options (1 finding)"
+    assert line in res.outlines
+    assert any(line.startswith("  dash/$pod: the target failed: HTTP 200 execution") for line in res.outlines)
+    md = (pytester.path / "rep" / "promql.md").read_text()
+    assert "## Variable options (grafana mode)" in md and "### dash/$pod: the target failed" in md
+    assert "| range | grafana | pass |" in md
+    doc = json.loads((pytester.path / "rep" / "promql.json").read_text())
+    assert [(v["variable"], v["ok"]) for v in sorted(doc["variables"], key=lambda v: v["variable"])] == [
+        ("cluster", True), ("pod", False)]

@@ -249,3 +249,44 @@ def test_all_with_explicit_regex_format_joins_options_without_all_value() -> Non
 def test_range_builtins_in_frontend_scoped_vars() -> None:
     scoped = range_variables(6 * H)
     assert interpolate("x[$__range] $__range_s ${__range_ms}", {}, scoped) == "x[21600s] 21600 21600000"
+
+
+# --- the small divergences of issue 16 --------------------------------------------------------
+
+
+def test_backend_month_and_year_are_julian_averages() -> None:
+    # gtime.ParseDuration: year = 365.25 days, month = year / 12 (not 30 and 365 days)
+    assert parse_interval_ms("1y") == 31_557_600_000
+    assert parse_interval_ms("1M") == 2_629_800_000
+    assert parse_interval_ms("2w") == 2 * 604_800_000
+
+
+@pytest.mark.parametrize("text", ["1d12h", "1w2d", "1M1d", "1y6M"])
+def test_compound_durations_with_date_units_are_rejected_as_go_does(text: str) -> None:
+    # d/w/M/y are read only alone (^(\d+)([dwMy])$); the rest goes to Go's time.ParseDuration,
+    # which knows ns..h, so Grafana's backend fails such a query, and the replay says why.
+    with pytest.raises(TemplateError, match=r"Go's time\.ParseDuration rejects a compound"):
+        parse_interval_ms(text)
+
+
+@pytest.mark.parametrize(("text", "ms"), [("1h30m", 5_400_000), ("1.5m", 90_000), ("2h45m30s", 9_930_000),
+                                          ("0", 0), ("1500us", 2), ("<1m>", 60_000)])
+def test_go_durations_are_accepted_as_go_does(text: str, ms: int) -> None:
+    assert parse_interval_ms(text) == ms
+
+
+def test_text_format_of_all_is_the_word_all() -> None:
+    # formatRegistry "text": an All selection reads "All", also with a custom allValue
+    for all_value in (None, ".*"):
+        var = VariableValue("ns", "$__all", multi=True, include_all=True, is_all=True, all_value=all_value,
+                            options=("a", "b"))
+        assert interpolate("${ns:text}", {"ns": var}) == "All"
+    several = VariableValue("ns", ("a", "b"), multi=True)
+    assert interpolate("${ns:text}", {"ns": several}) == "a + b"
+    assert interpolate("${ns:text}", {"ns": VariableValue("ns", "a")}) == "a"
+
+
+def test_all_variable_without_options_is_an_empty_group() -> None:
+    # an include-All variable whose query found nothing: Grafana joins no values, "()"
+    var = VariableValue("pod", "$__all", multi=True, include_all=True, is_all=True, options=())
+    assert interpolate('x{pod=~"$pod"}', {"pod": var}) == 'x{pod=~"()"}'
