@@ -53,6 +53,24 @@ class ExecInRunning:
         return self.last
 
 
+class Answers:
+    """Probe: ``GET url`` answers HTTP 200. kube-proxy routes a NodePort to a new pod's endpoint a
+    moment after the pod turned Ready; until then the host port accepts and resets."""
+
+    def __init__(self, url: str, what: str) -> None:
+        self.url, self.description, self.last = url, what, ""
+
+    def check(self) -> str | None:
+        try:
+            status = requests.get(self.url, timeout=5.0).status_code
+        except requests.RequestException as exc:
+            return f"GET {self.url}: {type(exc).__name__}"
+        return None if status == 200 else f"GET {self.url}: HTTP {status}"
+
+    def details(self) -> str:
+        return ""
+
+
 def file_exists(core: k8s.CoreV1Api, pod: str, namespace: str, container: str, path: str) -> bool:
     return exec_in(core, pod, namespace, container, f"test -e {path} && echo yes || echo no").strip() == "yes"
 

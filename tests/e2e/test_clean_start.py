@@ -26,6 +26,7 @@ from fixtures.kube.readiness import DeploymentReady
 from fixtures.promql.client import PromClient
 from fixtures.stacks.kube_deploy import SEED_CONTAINER, SEEDED_DEPLOYMENT
 from tests.e2e.helpers import (
+    Answers,
     count_series,
     exec_in,
     file_exists,
@@ -39,6 +40,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.disruptive]
 READY_FILE = "/ready/seed_done"
 STARTED_FILE = "/ready/seed_started"
 SERVICE = "mytsdb"
+SERVICE_ROUTE_TIMEOUT_S = 60  # kube-proxy syncs a changed endpoint within seconds
 
 
 @dataclass(frozen=True)
@@ -89,13 +91,17 @@ class Restart:
 
 
 @pytest.fixture(scope="module")
-def restarted(cluster: Cluster, harness_config: HarnessConfig) -> Restart:
+def restarted(cluster: Cluster, harness_config: HarnessConfig, target: PromClient) -> Restart:
+    """Delete the pod, watch the new one seed and turn Ready, then reach it through the Service."""
     probe = DeploymentReady(cluster.core, cluster.apps, cluster.namespace, SEEDED_DEPLOYMENT)
     [old] = live_pods(probe.pods())
     cluster.core.delete_namespaced_pod(old.metadata.name, cluster.namespace)
     observer = Observer(cluster, old.metadata.name)
     Wait(observer).with_timeout(harness_config.ready_timeout).with_backoff(0.2, 2.0).until_ready()
     [new] = live_pods(probe.pods())
+    target.drop_connections()  # they led to the deleted pod
+    Wait(Answers(f"{target.base_url}/health", "the new pod's /health through the Service")).with_timeout(
+        SERVICE_ROUTE_TIMEOUT_S).with_backoff(0.2, 1.0).until_ready()
     return Restart(old.metadata.name, new, observer.samples)
 
 
