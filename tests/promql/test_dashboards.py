@@ -62,7 +62,7 @@ def judge_case(spec: CaseSpec, stack_endpoints: Endpoints, target_client: PromCl
     if result.transport_error:
         down = target_guard.down_reason(case_id, after_transport_error=True)
         if down is not None:
-            promql_report.target_down = promql_report.target_down or down
+            promql_report.target_died(case_id, down)
             result.diff = f"{down}; {result.diff}"
     promql_report.add(result)
     if result.status == UNSUPPORTED:

@@ -24,6 +24,7 @@ from fixtures.promql.matrix import (
     MatrixCase,
     ReductionBudget,
     matrix_cases,
+    not_run_result,
     run_matrix_case,
 )
 from fixtures.promql.reduce import Reducer
@@ -60,14 +61,17 @@ def test_feature(
     matrix_budget: ReductionBudget,
     target_guard: TargetGuard,
 ) -> None:
-    fail_fast_if_down(target_guard, promql_report, matrix_case.case_id)
+    down = target_guard.down_reason(matrix_case.case_id)
+    if down is not None:  # listed as not run in the matrix, then failed fast like every other check
+        promql_report.add_matrix(not_run_result(matrix_case, down))
+        fail_fast_if_down(target_guard, promql_report, matrix_case.case_id)
     started = time.monotonic()
     result = run_matrix_case(matrix_case, matrix_bindings, target_client, reference_client,
                              promql_reducer, matrix_budget)
     if result.transport_error:
         down = target_guard.down_reason(matrix_case.case_id, after_transport_error=True)
         if down is not None:
-            promql_report.target_down = promql_report.target_down or down
+            promql_report.target_died(matrix_case.case_id, down)
             result.diff = f"{down}; {result.diff}"
     promql_report.add_matrix(result, time.monotonic() - started)
     if result.status == NOT_COVERED_STATUS:

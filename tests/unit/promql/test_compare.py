@@ -8,7 +8,17 @@ from typing import Any
 import pytest
 
 from fixtures.promql.client import PromRequest, decode
-from fixtures.promql.compare import FAIL, PASS, UNSUPPORTED, compare, ordering, values_equal
+from fixtures.promql.compare import (
+    FAIL,
+    KIND_LABELS,
+    KIND_NAME_KEPT,
+    PASS,
+    UNSUPPORTED,
+    compare,
+    difference_kind,
+    ordering,
+    values_equal,
+)
 
 REQ = PromRequest("http://x", "/api/v1/query", (("query", "q"),))
 
@@ -176,3 +186,13 @@ def test_malformed_success_body_is_a_mismatch_not_a_crash() -> None:
 def test_http_500_without_status_against_success_is_a_mismatch() -> None:
     out = compare(err(500, {"error": "std::bad_alloc"}), vec((A, "1")), "x")
     assert out.status == FAIL and "HTTP 500" in out.diff and "bad_alloc" in out.diff
+
+
+def test_a_kept_metric_name_is_its_own_kind_of_label_difference() -> None:
+    named = [({**A, "__name__": "x"}, "1"), ({**B, "__name__": "x"}, "2")]
+    target, reference = vec(*named), vec((A, "1"), (B, "2"))
+    assert difference_kind(target, reference, compare(target, reference, "abs(x)")) == KIND_NAME_KEPT
+    other = vec(({**A, "job": "j"}, "1"), ({**B, "job": "j"}, "2"))
+    assert difference_kind(other, reference, compare(other, reference, "abs(x)")) == KIND_LABELS
+    half = vec(named[0], ({**B, "job": "j"}, "2"))  # one renamed, one relabelled: not just the name
+    assert difference_kind(half, reference, compare(half, reference, "abs(x)")) == KIND_LABELS

@@ -7,7 +7,15 @@ from pathlib import Path
 import promql_parser
 import pytest
 
-from fixtures.promql.exprtree import ExprError, Selector, from_text, render, replace_at, selectors
+from fixtures.promql.exprtree import (
+    ExprError,
+    Selector,
+    from_text,
+    literal_texts,
+    render,
+    replace_at,
+    selectors,
+)
 from fixtures.promql.replay import collect_cases
 
 ROOT = Path(__file__).parents[3]
@@ -66,3 +74,16 @@ def test_replace_at_swaps_one_node_and_keeps_the_rest() -> None:
 def test_unparsable_text_is_an_expr_error() -> None:
     with pytest.raises(ExprError):
         from_text("sum(")
+
+
+def test_number_literals_keep_how_they_were_written() -> None:
+    # a server may reject 1e9 and accept 1000000000: the repro must send what the case sent
+    for expr in ("sin(x / 1e9)", "x * -1e9", "x / 0x1F", "topk(5, x) / .5", "clamp(x, 210563072.0, 3)"):
+        assert render(from_text(expr)) == expr
+    assert render(from_text("x / 1000000000")) == "x / 1000000000"
+
+
+def test_only_literals_are_scanned_not_strings_ranges_offsets_or_names() -> None:
+    texts = literal_texts('rate(x2{le="1e5"}[1h30m] offset 5m) @ 1609746000 > 1e3')
+    assert texts == {1000.0: "1e3", -1000.0: "-1e3"}
+    assert literal_texts("x * 1e9 + 1000000000") == {}  # one value written two ways: canonical

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fixtures.promql.findings import group_findings, normalize, shape_of
+from fixtures.promql.compare import KIND_NAME_KEPT, KIND_TARGET_ERROR, KIND_TARGET_PARSE
+from fixtures.promql.findings import group_findings, normalize, shape_of, syntax_features
 from fixtures.promql.reduce import Repro
 
 KINDS = {"http_requests_total": "counter", "x_bucket": "histogram_bucket", "mem_bytes": "gauge"}
@@ -55,3 +56,32 @@ def test_grouping_counts_cases_orders_by_size_and_keeps_the_shortest_query() -> 
 
 def test_no_failures_no_findings() -> None:
     assert group_findings([], KINDS) == []
+
+
+def test_a_kept_metric_name_is_one_finding_whatever_the_function_or_mode() -> None:
+    items = [(f"matrix/{f}/{m}", repro(f"{f}(mem_bytes)", m, KIND_NAME_KEPT))
+             for f in ("abs", "ceil", "sqrt") for m in ("instant", "range")]
+    [finding] = group_findings(items, KINDS)
+    assert len(finding.cases) == 6 and finding.repro.expr == "abs(mem_bytes)"
+    assert finding.variants[:2] == [f"instant abs(<gauge>) [{KIND_NAME_KEPT}]",
+                                    f"range abs(<gauge>) [{KIND_NAME_KEPT}]"]
+    assert len(finding.to_json()["variants"]) == 6
+
+
+def test_parse_errors_group_by_the_syntax_left_in_the_minimal_repro() -> None:
+    items = [("a", repro("rate(http_requests_total[1m] offset 5m)", "instant", KIND_TARGET_PARSE)),
+             ("b", repro("avg_over_time(mem_bytes[1m] offset 1h)", "range", KIND_TARGET_PARSE)),
+             ("c", repro("sin(mem_bytes / 1e9)", "instant", KIND_TARGET_PARSE)),
+             ("d", repro("exp(mem_bytes / 1e8)", "instant", KIND_TARGET_PARSE)),
+             ("e", repro("mem_bytes / 1e9", "instant", "wrong values"))]  # not a parse error: its own
+    findings = group_findings(items, KINDS)
+    assert [sorted(f.cases) for f in findings] == [["a", "b"], ["c", "d"], ["e"]]
+    assert findings[0].shape == f"[{KIND_TARGET_PARSE}] offset"
+    assert findings[1].shape == f"[{KIND_TARGET_PARSE}] a literal written like 1e9"
+    assert syntax_features("x[5m:1m] @ 100") == ("@", "subquery")
+
+
+def test_an_error_on_the_target_is_one_finding_in_both_modes_but_per_function() -> None:
+    items = [(f"{f}/{m}", repro(f"{f}(mem_bytes[1m])", m, KIND_TARGET_ERROR))
+             for f in ("delta", "deriv") for m in ("instant", "range")]
+    assert [len(f.cases) for f in group_findings(items, KINDS)] == [2, 2]

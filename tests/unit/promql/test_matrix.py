@@ -24,6 +24,7 @@ from fixtures.promql.matrix import (
     COMPARISON_OPS,
     NOT_COVERED,
     NOT_COVERED_STATUS,
+    NOT_RUN_STATUS,
     PARAM_AGGREGATIONS,
     PROMQL_FUNCTIONS,
     SET_OPS,
@@ -35,6 +36,7 @@ from fixtures.promql.matrix import (
     features,
     matrix_cases,
     matrix_summary,
+    not_run_result,
     run_matrix_case,
 )
 from fixtures.promql.reduce import Reducer
@@ -206,3 +208,9 @@ def test_feature_status_folds_modes() -> None:
                          result("a/z", "instant", PASS), result("a/z", "range", PASS)], {})
     assert [r.status for r in rows] == [FAIL, "unsupported", PASS]
     assert matrix_summary(rows).startswith("promql matrix: 1/3 features pass (1 fail, 1 unsupported")
+    [case] = [c for c in matrix_cases() if c.mode == "range"][:1]
+    down = feature_rows([result(case.feature.feature_id, "instant", PASS),
+                         not_run_result(case, "target died mid-suite: killed by SIGSEGV")], {})
+    assert [r.status for r in down] == [NOT_RUN_STATUS]  # a feature half run is not a pass
+    assert down[0].modes["range"]["diff"] == "not run: target died mid-suite: killed by SIGSEGV"
+    assert "(0 fail, 1 not run (target down), 0 unsupported" in matrix_summary(down)

@@ -34,7 +34,7 @@ class Fake:
                 params: list[tuple[str, str]]) -> PromResponse:
         self.sent.append((path, expr))
         req = PromRequest(self.base_url, path, tuple(params))
-        if self.wrong and "offset" in expr:
+        if self.wrong and ("offset" in expr or "e9" in expr):
             return decode(req, 200, json.dumps({"status": "error", "errorType": "execution",
                                                 "error": "Failed to parse query"}))
         series: list[dict[str, Any]] = [{"metric": {"a": "1"}, "values": [[t, "1"] for t in times]}]
@@ -89,6 +89,13 @@ def test_an_error_stays_an_error() -> None:
     red, _, _ = reducer()
     repro = red.reduce('sum(rate(bad{job="x"}[5m] offset 1h))', QueryTimes.instant(90))
     assert (repro.expr, repro.kind) == ("bad offset 1h", KIND_TARGET_PARSE)  # dropping offset would pass
+
+
+def test_a_literal_the_target_cannot_parse_stays_as_written() -> None:
+    red, target, _ = reducer()
+    repro = red.reduce('sin(good{job="x"} / 1e9)', QueryTimes.instant(90))
+    assert (repro.expr, repro.kind) == ("good / 1e9", KIND_TARGET_PARSE), repro.steps
+    assert [e for _, e in target.sent if "1000000000" in e], "writing the literal plainly was never tried"
 
 
 def test_the_query_budget_is_respected_and_named() -> None:

@@ -148,6 +148,24 @@ def test_target_down_is_one_line_and_failed_fast_cases_are_not_findings(tmp_path
                                                                                "d/Mem/range/arrow"]
 
 
+def test_the_query_the_target_died_on_is_a_finding_with_its_curl(tmp_path: Path) -> None:
+    report = ComplianceReport()
+    killer = result("d/Clock/range/arrow", FAIL)
+    killer.transport_error, killer.expr, killer.curl_target = True, "minute(x)", "curl -s t -d q"
+    report.add(killer)
+    why = "target died mid-suite: http://t does not answer (ConnectionError)"
+    report.target_died(killer.case_id, why)
+    report.target_died("d/Later/range/arrow", "a later reason is ignored")
+    report.fail_fast("d/Later/range/arrow", why, result("d/Later/range/arrow", FAIL))
+    [finding] = report.findings()
+    assert (finding.repro.kind, finding.repro.expr, finding.cases) == (
+        "target stopped answering", "minute(x)", ["d/Clock/range/arrow"])
+    assert finding.repro.curl_target == killer.curl_target and why in finding.repro.diff
+    assert report.unreduced() == []
+    report.write(tmp_path)
+    assert json.loads((tmp_path / "promql.json").read_text())["died_during"] == killer.case_id
+
+
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
 def test_plugin_prints_findings_and_puts_them_in_junit(pytester: pytest.Pytester, workers: list[str]) -> None:
     pytester.makeconftest('pytest_plugins = ["fixtures.plugin", "fixtures.promql_plugin"]')
